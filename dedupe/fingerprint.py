@@ -1,0 +1,178 @@
+"""Fingerprint: the sets a story is compared on, and their MinHash signatures, made in batches.
+
+Per story: word shingles of the text (what copies share), the content words of its lead (what a
+teaser paraphrases), the content words of its title, and its facts (numbers and names: what a
+template look-alike changes). Signatures follow datasketch's MinHash permutations; they are computed
+for a whole batch at once with numpy, so there is no Python loop per shingle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import regex
+from datasketch import MinHash
+
+from dedupe.normalize import clean, is_content, normalized_text, tokenize
+from dedupe.settings import Settings
+from dedupe.story import Story
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+# Odd multipliers that spread each position of a shingle over the whole word.
+_POSITION_MULTIPLIERS = np.array(
+    [
+        0x9E3779B97F4A7C15,
+        0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9,
+        0xD6E8FEB86659FD93,
+        0xFF51AFD7ED558CCD,
+        0xC4CEB9FE1A85EC53,
+        0x94D049BB133111EB,
+        0xBF58476D1CE4E5B9,
+    ],
+    dtype=np.uint64,
+)
+# A name is a capitalised word inside a sentence (after a lower-case word, a digit or a comma), so
+# that sentence-initial words ("Nevertheless") are not taken for names.
+_NAME = regex.compile(r"(?<=[\p{Ll}\p{Nd},;:]\s+)\p{Lu}[\p{L}\p{M}'-]*\p{L}")
+_NUMBER = regex.compile(r"^\p{Nd}+(?:\.\p{Nd}+)?$")
+
+
+@lru_cache(maxsize=1 << 20)
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: an avalanching bijection, so near-equal inputs hash far apart."""
+    with np.errstate(over="ignore"):
+        values = values ^ (values >> np.uint64(30))
+        values = values * np.uint64(0xBF58476D1CE4E5B9)
+        values = values ^ (values >> np.uint64(27))
+        values = values * np.uint64(0x94D049BB133111EB)
+        return values ^ (values >> np.uint64(31))
+
+
+def hash_words(words: Sequence[str]) -> np.ndarray:
+    return np.fromiter((_word_hash(w) for w in words), dtype=np.uint64, count=len(words))
+
+
+def shingle_hashes(word_hashes: np.ndarray, size: int) -> np.ndarray:
+    """Unique hashes of the ``size``-word shingles; a shorter text is one shingle."""
+    n = len(word_hashes)
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    size = min(size, n)
+    combined = np.zeros(n - size + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for position in range(size):
+            combined += (
+                word_hashes[position : n - size + 1 + position] * _POSITION_MULTIPLIERS[position]
+            )
+    return np.unique(mix64(combined))
+
+
+def facts_of(text: str, words: Sequence[str]) -> frozenset[str]:
+    """Numbers (two digits or more, or decimals) and names: what a story reports, not its wording.
+
+    Names come from running text only: a headline in title case capitalises every word.
+    """
+    numbers = {w for w in words if _NUMBER.match(w) and (len(w) > 1 or "." in w)}
+    names = {m.group().casefold() for m in _NAME.finditer(clean(text)[0])}
+    return frozenset(numbers | names)
+
+
+@dataclass(slots=True)
+class Fingerprint:
+    """What the later stages know of a story. ``words`` is the text (the title when there is no
+    body); sets are sorted unique uint64 hashes."""
+
+    story: Story
+    words: tuple[str, ...]
+    display: tuple[str, ...]
+    title_words: tuple[str, ...]
+    truncated: bool
+    text_key: str
+    shingles: np.ndarray
+    lead: np.ndarray
+    title: np.ndarray
+    facts: frozenset[str]
+
+    @property
+    def id(self) -> str:
+        return self.story.id
+
+    @property
+    def size(self) -> int:
+        return len(self.words)
+
+    def content_words(self) -> list[str]:
+        return [w for w in self.title_words + self.words if is_content(w)]
+
+
+def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
+    body = tokenize(story.body, settings.max_tokens)
+    title = tokenize(story.title, settings.max_tokens)
+    text = body if body.words else title
+    word_hashes = hash_words(text.words)
+    lead_words = [w for w in text.words[: settings.lead_tokens] if is_content(w)]
+    title_content = [w for w in title.words if is_content(w)] or list(title.words)
+    text_key = hashlib.blake2b(
+        (normalized_text(title.words) + "\n" + normalized_text(body.words)).encode("utf-8"),
+        digest_size=16,
+    ).hexdigest()
+    return Fingerprint(
+        story=story,
+        words=text.words,
+        display=text.display,
+        title_words=title.words,
+        truncated=body.truncated,
+        text_key=text_key,
+        shingles=shingle_hashes(word_hashes, settings.shingle_size),
+        lead=np.unique(hash_words(lead_words)),
+        title=np.unique(hash_words(title_content)),
+        facts=facts_of(story.body or story.title, title.words + body.words),
+    )
+
+
+def fingerprint(stories: Sequence[Story], settings: Settings) -> list[Fingerprint]:
+    return [fingerprint_story(story, settings) for story in stories]
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    a, b = MinHash(num_perm=num_perm, seed=seed).permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
+
+
+def signatures(sets: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures of many sets at once: an (n, num_perm) uint32 matrix.
+
+    The affine permutations are datasketch's (``a * h + b`` modulo 2^32); an empty set gets the
+    all-ones signature, which callers must leave out of the index.
+    """
+    a, b = _permutations(num_perm, seed)
+    out = np.full((len(sets), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    # Chunks of about 8 million (value, permutation) cells keep the working matrix near 32 MB.
+    budget = max(1, (1 << 23) // num_perm)
+    start = 0
+    while start < len(sets):
+        stop, total = start, 0
+        while stop < len(sets) and (total == 0 or total + len(sets[stop]) <= budget):
+            total += len(sets[stop])
+            stop += 1
+        chunk = sets[start:stop]
+        lengths = np.array([len(s) for s in chunk])
+        nonempty = np.flatnonzero(lengths)
+        if len(nonempty):
+            values = np.concatenate([chunk[i] for i in nonempty]).astype(np.uint32)
+            with np.errstate(over="ignore"):
+                permuted = values[:, None] * a[None, :] + b[None, :]
+            offsets = np.concatenate([[0], np.cumsum(lengths[nonempty])[:-1]])
+            out[start + nonempty] = np.minimum.reduceat(permuted, offsets, axis=0)
+        start = stop
+    return out

@@ -1,0 +1,94 @@
+"""Group: join accepted pairs into groups of one story each, and name each group's original.
+
+Plain connected components chain unrelated stories through one member (a round-up that quotes two
+stories joins them). Here two groups merge only when most of the pairs between them were accepted,
+strongest pairs first; so a story joins a group only if it copies most of its members.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from dedupe.story import Evidence, Group, Member, Pair
+
+_COPY_RELATIONS = {"exact", "near-duplicate"}
+
+
+def _merge_groups(ids: Sequence[str], pairs: Sequence[Pair]) -> list[list[str]]:
+    neighbours: defaultdict[str, set[str]] = defaultdict(set)
+    for pair in pairs:
+        neighbours[pair.a].add(pair.b)
+        neighbours[pair.b].add(pair.a)
+    root = {i: i for i in ids}
+    members = {i: [i] for i in ids}
+
+    def find(i: str) -> str:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for pair in sorted(pairs, key=lambda p: (-p.score, p.a, p.b)):
+        ra, rb = find(pair.a), find(pair.b)
+        if ra == rb:
+            continue
+        small, large = sorted((members[ra], members[rb]), key=len)
+        large_set = set(large)
+        links = sum(len(neighbours[i] & large_set) for i in small)
+        if 2 * links <= len(small) * len(large):
+            continue
+        keep, gone = (ra, rb) if len(members[ra]) >= len(members[rb]) else (rb, ra)
+        root[gone] = keep
+        members[keep].extend(members.pop(gone))
+    return [sorted(group) for group in members.values() if len(group) > 1]
+
+
+def group_pairs(
+    pairs: Sequence[Pair],
+    copies: Mapping[str, Sequence[str]],
+    canonical_key: Callable[[str], Any],
+) -> tuple[tuple[Group, ...], tuple[Pair, ...]]:
+    """Groups and the pairs inside them, both in a deterministic order.
+
+    ``pairs`` join distinct texts, each named by its representative; ``copies`` maps a
+    representative to the other stories with exactly its text, which join its group as ``exact``.
+    ``canonical_key`` orders stories by how fit each is to be the original (lowest first), and each
+    representative must be the fittest of its copies.
+    """
+    paired = {p.a for p in pairs} | {p.b for p in pairs}
+    alone = [[r] for r in sorted(set(copies) - paired) if copies[r]]
+    found = []
+    for reps in _merge_groups(sorted(paired), pairs) + alone:
+        canonical = min(reps, key=canonical_key)
+        inside = set(reps)
+        found.append((canonical, reps, [p for p in pairs if p.a in inside and p.b in inside]))
+    found.sort(key=lambda item: item[0])
+
+    by_ends = {frozenset((p.a, p.b)): p for p in pairs}
+    groups: list[Group] = []
+    kept: list[Pair] = []
+    for number, (canonical, reps, inside) in enumerate(found, start=1):
+        listed = [Member(canonical, "original")]
+        for rep in reps:
+            if rep != canonical:
+                pair = by_ends.get(frozenset((rep, canonical))) or max(
+                    (p for p in inside if rep in (p.a, p.b)), key=lambda p: (p.score, p.a, p.b)
+                )
+                listed.append(Member(rep, pair.relation, pair.score))
+            listed.extend(Member(copy, "exact", 1.0) for copy in copies.get(rep, ()))
+        listed[1:] = sorted(listed[1:], key=lambda m: m.id)
+        relation = (
+            "duplicate" if all(m.relation in _COPY_RELATIONS for m in listed[1:]) else "syndicated"
+        )
+        groups.append(Group(f"g{number}", relation, canonical, tuple(listed)))
+        kept.extend(sorted(inside, key=lambda p: (canonical not in (p.a, p.b), p.a, p.b)))
+        for rep in reps:
+            kept.extend(copy_pair(rep, copy) for copy in copies.get(rep, ()))
+    return tuple(groups), tuple(kept)
+
+
+def copy_pair(original: str, copy: str) -> Pair:
+    """The pair of two stories with the same normalized text: nothing to measure."""
+    return Pair(original, copy, "exact", 1.0, Evidence(100.0, 1.0, 1.0))

@@ -1,0 +1,122 @@
+"""Candidates: LSH channels that propose pairs worth verifying, so no stage compares all pairs.
+
+Three channels, each banding the MinHash signature of one set of the fingerprint:
+``text`` (word shingles: copies and rewrites), ``lead`` (content words of the first paragraph: a
+teaser meets its article) and ``title`` (content words of the headline: retitled copies and
+headline-only items). The same band keys serve the batch path (sort and cut runs of equal keys)
+and the streaming path (look keys up in a ``Storage``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dedupe.fingerprint import Fingerprint, mix64, signatures
+from dedupe.settings import Settings
+from dedupe.storage import Storage
+from dedupe.story import Story
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    attribute: str
+    bands: int
+    rows: int
+
+
+def channels(settings: Settings) -> tuple[Channel, ...]:
+    return (
+        Channel("text", "shingles", settings.text_bands, settings.text_rows),
+        Channel("lead", "lead", settings.lead_bands, settings.lead_rows),
+        Channel("title", "title", settings.title_bands, settings.title_rows),
+    )
+
+
+def band_keys(fps: Sequence[Fingerprint], settings: Settings) -> np.ndarray:
+    """An (n, total bands) uint64 matrix of band keys over every channel; 0 marks no key.
+
+    Each key mixes the channel and band number in, so one table can hold every band. A story with
+    an empty set has no keys in that channel: all empty sets would otherwise share one bucket.
+    """
+    columns = []
+    for number, channel in enumerate(channels(settings)):
+        sets = [getattr(fp, channel.attribute) for fp in fps]
+        width = channel.bands * channel.rows
+        sigs = signatures(sets, settings.num_perm, settings.seed)[:, :width].astype(np.uint64)
+        empty = np.array([len(s) == 0 for s in sets], dtype=bool)
+        for band in range(channel.bands):
+            key = np.full(len(fps), (number << 16) | band, dtype=np.uint64)
+            for row in range(channel.rows):
+                with np.errstate(over="ignore"):
+                    key = mix64(
+                        key * np.uint64(0x9E3779B97F4A7C15) + sigs[:, band * channel.rows + row]
+                    )
+            key[key == 0] = 1
+            key[empty] = 0
+            columns.append(key)
+    if not columns:
+        return np.zeros((len(fps), 0), dtype=np.uint64)
+    return np.stack(columns, axis=1)
+
+
+def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
+    """Pairs (i, j), i < j, of rows that share any band key: an (m, 2) int64 array, sorted, unique.
+
+    A bucket larger than ``max_bucket`` is a stock phrase or template shared by many stories; its
+    members are paired only with its first ``max_bucket`` members, so the cost stays linear.
+    """
+    n = keys.shape[0]
+    flat = keys.ravel()
+    rows = np.repeat(np.arange(n, dtype=np.int64), keys.shape[1])
+    present = flat != 0
+    flat, rows = flat[present], rows[present]
+    order = np.argsort(flat, kind="stable")
+    flat, rows = flat[order], rows[order]
+    starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]]))
+    lengths = np.diff(np.concatenate([starts, [len(flat)]]))
+    found = []
+    twos = starts[lengths == 2]
+    found.append(np.stack([rows[twos], rows[twos + 1]], axis=1))
+    for start, length in zip(starts[lengths > 2], lengths[lengths > 2], strict=True):
+        members = rows[start : start + length]
+        if length <= max_bucket:
+            i, j = np.triu_indices(length, 1)
+        else:
+            i = np.repeat(np.arange(max_bucket), length - np.arange(1, max_bucket + 1))
+            j = np.concatenate([np.arange(k + 1, length) for k in range(max_bucket)])
+        found.append(np.stack([members[i], members[j]], axis=1))
+    pairs = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+class Index:
+    """The streaming side: stories held in a ``Storage`` under their band keys."""
+
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.settings = settings
+
+    @staticmethod
+    def _keys(row: np.ndarray) -> list[int]:
+        return [int(k) for k in row if k]
+
+    def candidates(self, fp: Fingerprint) -> list[Story]:
+        """Stored stories that share a band key with ``fp`` or its id."""
+        ids = set(self.storage.lookup(self._keys(band_keys([fp], self.settings)[0])))
+        if fp.id in self.storage:
+            ids.add(fp.id)
+        return self.storage.get(sorted(ids))
+
+    def add(self, fps: Iterable[Fingerprint]) -> list[bool]:
+        """Store each story under its keys; False for a story whose id was already held."""
+        fps = list(fps)
+        keys = band_keys(fps, self.settings)
+        return [
+            self.storage.add(fp.story, self._keys(row)) for fp, row in zip(fps, keys, strict=True)
+        ]

@@ -1,0 +1,59 @@
+"""The tunables of every stage, in one frozen dataclass, with the reason for each default.
+
+Thresholds were set on the labelled sets in ``benchmarks/`` (BBC syndication variants, Reuters wire
+copies, SemEval, UCI); see ``benchmarks/RESULTS.md``. None was fitted to a single example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # --- fingerprint -------------------------------------------------------------------------
+    # 3-word shingles survive light edits better than the 5-word shingles of the usual recipe,
+    # while still being specific enough that shared phrases mean shared text.
+    shingle_size: int = 3
+    # Stories longer than this many tokens are cut: wire copy and feeds rarely exceed it, and it
+    # bounds the cost of one huge story.
+    max_tokens: int = 20_000
+    # Lead window: a teaser paraphrases the first paragraph or two of its article.
+    lead_tokens: int = 80
+    num_perm: int = 128
+    seed: int = 1
+
+    # --- candidates (LSH bands: threshold is about (1/bands) ** (1/rows)) ----------------------
+    # Whole text: 32 bands x 4 rows proposes pairs from Jaccard ~0.42 up.
+    text_bands: int = 32
+    text_rows: int = 4
+    # Lead: teaser against the lead of its article, 32 x 3 proposes from ~0.31 up.
+    lead_bands: int = 32
+    lead_rows: int = 3
+    # Titles: rewritten headlines share few words; 32 x 2 proposes from ~0.18 up, and rapidfuzz
+    # decides.
+    title_bands: int = 32
+    title_rows: int = 2
+    # A band bucket larger than this is boilerplate (a shared template or a stock phrase); its
+    # members are linked to the first few of it only, so one bucket never costs n^2 pairs.
+    max_bucket: int = 64
+
+    # --- verify ------------------------------------------------------------------------------
+    near_duplicate_jaccard: float = 0.8
+    syndicated_containment: float = 0.5
+    syndicated_jaccard: float = 0.35
+    teaser_max_ratio: float = 0.6
+    teaser_lead_containment: float = 0.55
+    title_similarity: float = 88.0
+    # The share of the shorter story's facts (numbers, names) that the longer one must hold:
+    # a correction changes one figure, a template look-alike changes most of them.
+    fact_agreement: float = 0.5
+    shared_passages: int = 3
+    shared_min_tokens: int = 4
+
+    # --- topics ------------------------------------------------------------------------------
+    topics: bool = True
+    topic_distance: float = 0.8
+    topic_block_size: int = 2000
+    topic_min_size: int = 2
+    topic_label_terms: int = 3

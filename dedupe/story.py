@@ -1,0 +1,197 @@
+"""Stories and the results the detector gives about them.
+
+These are the data contracts of ``../shared/DESIGN.md``: every stage, the CLI, the crawlers and the
+benchmarks exchange these types and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Relation = Literal["exact", "near-duplicate", "syndicated", "teaser"]
+MemberRelation = Literal["original", "exact", "near-duplicate", "syndicated", "teaser"]
+
+STORY_FIELDS = ("id", "title", "body", "url", "source", "published", "language")
+
+
+def story_id_for(url: str | None, title: str, body: str) -> str:
+    """A deterministic id: from the url when there is one, else from the content.
+
+    A url names the same story across re-crawls even when its text changed; without one, the
+    content is all that identifies it.
+    """
+    if url:
+        return "u-" + hashlib.blake2b(url.strip().encode("utf-8"), digest_size=8).hexdigest()
+    content = f"{title.strip()}\n{body.strip()}".encode()
+    return "c-" + hashlib.blake2b(content, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One news item. ``extra`` keeps unknown input fields so they pass through untouched.
+
+    ``origin`` says where the story was read ("feed.jsonl:12"), for messages only.
+    """
+
+    id: str = ""
+    title: str = ""
+    body: str = ""
+    url: str | None = None
+    source: str | None = None
+    published: str | None = None
+    language: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    origin: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", story_id_for(self.url, self.title, self.body))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The story as the JSONL/CSV record it came from: known fields, then the unknown ones."""
+        record: dict[str, Any] = {name: getattr(self, name) for name in STORY_FIELDS}
+        record = {k: v for k, v in record.items() if v is not None}
+        record.update({k: v for k, v in self.extra.items() if k not in record})
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a pair was accepted, measured on the stories' real sets."""
+
+    title_similarity: float
+    containment: float
+    jaccard: float
+    shared: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title_similarity": round(self.title_similarity, 1),
+            "containment": round(self.containment, 3),
+            "jaccard": round(self.jaccard, 3),
+            "shared": list(self.shared),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """An accepted relation between two stories: ``a`` the fuller one, ``b`` the copy or teaser."""
+
+    a: str
+    b: str
+    relation: Relation
+    score: float
+    evidence: Evidence
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "relation": self.relation,
+            "score": round(self.score, 3),
+            "evidence": self.evidence.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    relation: MemberRelation
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"id": self.id, "relation": self.relation}
+        if self.score is not None:
+            record["score"] = round(self.score, 3)
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Copies of one story. ``relation`` is "duplicate" when every member is an exact or
+    near-duplicate copy, "syndicated" otherwise."""
+
+    id: str
+    relation: Literal["duplicate", "syndicated"]
+    canonical: str
+    members: tuple[Member, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "relation": self.relation,
+            "canonical": self.canonical,
+            "members": [m.to_dict() for m in self.members],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    id: str
+    label: str
+    members: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "members": list(self.members)}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A stored story that the checked story copies or is copied by."""
+
+    story_id: str
+    relation: Relation
+    score: float
+    evidence: Evidence
+    title: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.story_id,
+            "title": self.title,
+            "relation": self.relation,
+            "score": round(self.score, 3),
+            "evidence": self.evidence.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer to "was this already published?" for one story."""
+
+    story_id: str
+    matches: tuple[Match, ...] = ()
+
+    @property
+    def is_duplicate(self) -> bool:
+        return bool(self.matches)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.story_id,
+            "verdict": "duplicate" if self.is_duplicate else "new",
+            "matches": [m.to_dict() for m in self.matches],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The result of a batch scan (JSON report version 1)."""
+
+    stories: int
+    groups: tuple[Group, ...]
+    pairs: tuple[Pair, ...]
+    topics: tuple[Topic, ...] = ()
+    # Every scanned story's id and title, in id order: the table and CSV list each story once.
+    titles: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "stories": self.stories,
+            "groups": [g.to_dict() for g in self.groups],
+            "pairs": [p.to_dict() for p in self.pairs],
+            "topics": [t.to_dict() for t in self.topics],
+        }
