@@ -1,0 +1,77 @@
+import json
+import threading
+
+from dedupe import Detector, Story
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+
+
+def test_scan_groups_copies_and_names_the_original():
+    copy = edited(HARBOUR, "copy", {"welcomed": "praised"}, published="2025-03-05T09:00:00Z")
+    exact = Story(id="exact", title=HARBOUR.title, body=HARBOUR.body)
+    report = Detector().scan([HARBOUR_TEASER, RAIL, copy, HARBOUR, exact], topics=False)
+    assert report.stories == 5
+    assert len(report.groups) == 1
+    group = report.groups[0]
+    assert group.canonical == "harbour"  # earliest published, and not the teaser
+    relations = {m.id: m.relation for m in group.members}
+    assert relations == {
+        "harbour": "original",
+        "exact": "exact",
+        "copy": "near-duplicate",
+        "harbour-teaser": "teaser",
+    }
+    assert group.relation == "syndicated"
+    assert all({p.a, p.b} <= set(relations) for p in report.pairs)
+
+
+def test_scan_is_independent_of_input_order():
+    stories = [HARBOUR, HARBOUR_TEASER, RAIL, edited(HARBOUR, "copy", {"welcomed": "praised"})]
+    first = Detector().scan(stories, topics=False).to_dict()
+    second = Detector().scan(list(reversed(stories)), topics=False).to_dict()
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_different_stories_under_one_id_are_both_kept():
+    a = Story(id="same", title="One", body="The first story about the harbour.")
+    b = Story(id="same", title="Two", body="A second story about night trains.")
+    for order in ([a, b], [b, a]):
+        report = Detector().scan(order, topics=False)
+        assert report.stories == 2 and set(report.titles) == {"same", "same~2"}
+    assert Detector().scan([a, a], topics=False).stories == 1
+
+
+def test_empty_and_title_only_stories_do_not_break_a_scan():
+    stories = [
+        Story(id="t1", title="Rates held"),
+        Story(id="t2", title="Rates held"),
+        Story(id="e", title="", body=""),
+    ]
+    report = Detector().scan(stories, topics=False)
+    assert [[m.id for m in g.members] for g in report.groups] == [["t1", "t2"]]
+
+
+def test_check_and_add_against_an_index():
+    detector = Detector()
+    assert not detector.add(HARBOUR).is_duplicate
+    assert not detector.check(RAIL).is_duplicate
+    verdict = detector.check(HARBOUR_TEASER)
+    assert verdict.is_duplicate
+    match = verdict.matches[0]
+    assert (match.story_id, match.relation) == ("harbour", "teaser")
+    assert match.evidence.shared
+    # check stores nothing; adding the same story again reports it, and stores it once.
+    assert not detector.check(RAIL).is_duplicate
+    again = detector.add(HARBOUR)
+    assert again.is_duplicate and again.matches[0].relation == "exact"
+    assert len(detector.index_.storage) == 1
+
+
+def test_add_is_safe_from_many_threads():
+    detector = Detector()
+    stories = [edited(RAIL, f"rail-{i}", {"Monday": f"Monday {i}"}) for i in range(40)]
+    threads = [threading.Thread(target=detector.add, args=(s,)) for s in stories]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(detector.index_.storage) == 40

@@ -1,0 +1,42 @@
+import numpy as np
+
+from dedupe.fingerprint import fingerprint
+from dedupe.index import Index, band_keys, candidate_pairs
+from dedupe.settings import Settings
+from dedupe.storage.memory import MemoryStorage
+from dedupe.story import Story
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+
+SETTINGS = Settings()
+
+
+def test_copies_and_teasers_share_band_keys_and_strangers_do_not():
+    copy = edited(HARBOUR, "copy", {"welcomed": "praised"})
+    fps = fingerprint([HARBOUR, copy, HARBOUR_TEASER, RAIL], SETTINGS)
+    pairs = {tuple(p) for p in candidate_pairs(band_keys(fps, SETTINGS), SETTINGS.max_bucket)}
+    assert (0, 1) in pairs and (0, 2) in pairs
+    assert (0, 3) not in pairs and (2, 3) not in pairs
+
+
+def test_empty_sets_have_no_keys():
+    fps = fingerprint(
+        [Story(id="e1", title="", body="!!!"), Story(id="e2", title="", body="...")], SETTINGS
+    )
+    keys = band_keys(fps, SETTINGS)
+    assert (keys == 0).all()
+    assert len(candidate_pairs(keys, SETTINGS.max_bucket)) == 0
+
+
+def test_large_buckets_cost_linear_pairs():
+    keys = np.full((500, 1), 42, dtype=np.uint64)
+    pairs = candidate_pairs(keys, max_bucket=4)
+    assert len(pairs) == 4 * 499 - 6  # every member paired with the first four, once
+    assert (pairs[:, 0] < pairs[:, 1]).all()
+
+
+def test_streaming_index_finds_stored_copies():
+    index = Index(MemoryStorage(), SETTINGS)
+    assert index.add(fingerprint([HARBOUR, RAIL], SETTINGS)) == [True, True]
+    assert index.add(fingerprint([HARBOUR], SETTINGS)) == [False]
+    found = index.candidates(fingerprint([HARBOUR_TEASER], SETTINGS)[0])
+    assert [s.id for s in found] == ["harbour"]

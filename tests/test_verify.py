@@ -1,0 +1,86 @@
+from dedupe.fingerprint import fingerprint
+from dedupe.settings import Settings
+from dedupe.story import Story
+from dedupe.verify import verify
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+
+SETTINGS = Settings()
+
+
+def relation(x: Story, y: Story):
+    a, b = fingerprint([x, y], SETTINGS)
+    pair = verify(a, b, SETTINGS)
+    return (pair.relation, pair) if pair else (None, None)
+
+
+def test_exact_copy():
+    rel, pair = relation(HARBOUR, Story(id="copy", title=HARBOUR.title, body=HARBOUR.body))
+    assert rel == "exact" and pair.score == 1.0
+
+
+def test_light_edit_is_near_duplicate():
+    copy = edited(HARBOUR, "edit", {"on Tuesday": "on Tuesday evening", "welcomed": "praised"})
+    rel, pair = relation(HARBOUR, copy)
+    assert rel == "near-duplicate"
+    assert pair.evidence.jaccard >= 0.8 and pair.evidence.shared
+
+
+def test_teaser_meets_its_article():
+    rel, pair = relation(HARBOUR, HARBOUR_TEASER)
+    assert rel == "teaser"
+    assert pair.a == "harbour" and pair.b == "harbour-teaser"
+    assert any("electric cranes" in passage for passage in pair.evidence.shared)
+
+
+def test_rewrite_with_dropped_and_moved_paragraphs_is_syndicated():
+    paragraphs = HARBOUR.body.split("\n")
+    body = "\n".join([paragraphs[1], paragraphs[0], paragraphs[3], paragraphs[5]])
+    rewrite = Story(id="rewrite", title="Valdora port expansion approved", body=body)
+    rel, pair = relation(HARBOUR, rewrite)
+    assert rel == "syndicated"
+    assert pair.evidence.containment >= 0.5
+
+
+def test_correction_of_one_figure_is_still_a_copy():
+    corrected = edited(HARBOUR, "fix", {"31 votes to 12": "32 votes to 11"})
+    assert relation(HARBOUR, corrected)[0] in {"near-duplicate", "syndicated"}
+
+
+def test_template_look_alike_with_other_facts_is_rejected():
+    other = edited(
+        HARBOUR,
+        "other-port",
+        {
+            "Port of Valdora": "Port of Sandhaven",
+            "University of Valdora": "University of Sandhaven",
+            "by 2028": "by 2031",
+            "1.2 billion": "800 million",
+            "Mirela Kostic": "Tomas Lind",
+            "Kostic said": "Lind said",
+            "14 electric": "9 electric",
+            "17 metres": "15 metres",
+            "2.4 million": "1.1 million",
+            "9 percent": "4 percent",
+            "31 votes to 12": "27 votes to 20",
+            "40 hectares": "12 hectares",
+            "Nordline": "Eastway",
+            "to Valdora": "to Sandhaven",
+        },
+        title="Port of Sandhaven to double container capacity by 2031",
+    )
+    assert relation(HARBOUR, other)[0] is None
+
+
+def test_unrelated_stories_are_rejected():
+    assert relation(HARBOUR, RAIL)[0] is None
+    assert relation(HARBOUR_TEASER, RAIL)[0] is None
+
+
+def test_headline_only_items_match_on_titles():
+    a = Story(id="h1", title="Fed official says weak data caused by weather, should not slow taper")
+    b = Story(
+        id="h2", title="Fed official says weak data caused by weather, should not slow tapering"
+    )
+    c = Story(id="h3", title="Apple unveils new iPhone with bigger screen")
+    assert relation(a, b)[0] is not None
+    assert relation(a, c)[0] is None
