@@ -174,27 +174,35 @@ class Detector:
     def check(self, story: Story) -> Verdict:
         """Was this story already published? Looks in the index; stores nothing."""
         fp = fingerprint_story(story, self.settings)
-        return Verdict(story.id, self._matches(fp))
+        return Verdict(story.id, self._matches(fp, self.index_.candidates(fp)))
 
-    def add(self, story: Story) -> Verdict:
-        """Check a story and store it; a story whose id is held is not stored twice."""
+    def add(self, story: Story, *, only_new: bool = False) -> Verdict:
+        """Store a story and say whether it was already published.
+
+        Storing comes first and is atomic; the story is then checked against the stories that
+        arrived before it. So of two copies offered at once, by threads or processes sharing one
+        index, exactly one is new. With ``only_new``, a story found published is removed again.
+        A story whose id is held is never stored twice.
+        """
         fp = fingerprint_story(story, self.settings)
-        verdict = Verdict(story.id, self._matches(fp))
-        self.index_.add([fp])
+        seq = self.index_.add([fp])[0]
+        if seq is None:
+            return Verdict(story.id, self._matches(fp, self.index_.candidates(fp)))
+        verdict = Verdict(story.id, self._matches(fp, self.index_.candidates(fp, before=seq)))
+        if only_new and verdict.is_duplicate:
+            self.index_.storage.remove([story.id])
         return verdict
 
     def add_many(self, stories: Iterable[Story]) -> int:
         """Store stories without checking them (bulk loading); returns how many were new."""
         fps = fingerprint(_unique_ids(stories), self.settings)
-        return sum(self.index_.add(fps))
+        return sum(seq is not None for seq in self.index_.add(fps))
 
-    def _matches(self, fp: Fingerprint) -> tuple[Match, ...]:
-        stored = fingerprint(self.index_.candidates(fp), self.settings)
+    def _matches(self, fp: Fingerprint, candidates: Sequence[Story]) -> tuple[Match, ...]:
         matches = []
-        for other in stored:
+        for other in fingerprint(candidates, self.settings):
             pair = verify(other, fp, self.settings)
             if pair is not None:
-                matches.append(
-                    Match(other.id, pair.relation, pair.score, pair.evidence, other.story.title)
-                )
+                title = other.story.title
+                matches.append(Match(other.id, pair.relation, pair.score, pair.evidence, title))
         return tuple(sorted(matches, key=lambda m: (-m.score, m.story_id)))

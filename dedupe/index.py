@@ -9,7 +9,7 @@ and the streaming path (look keys up in a ``Storage``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,17 +106,16 @@ class Index:
     def _keys(row: np.ndarray) -> list[int]:
         return [int(k) for k in row if k]
 
-    def candidates(self, fp: Fingerprint) -> list[Story]:
-        """Stored stories that share a band key with ``fp`` or its id."""
-        ids = set(self.storage.lookup(self._keys(band_keys([fp], self.settings)[0])))
-        if fp.id in self.storage:
+    def candidates(self, fp: Fingerprint, before: int | None = None) -> list[Story]:
+        """Stored stories that share a band key with ``fp`` (with ``before``: only those that
+        arrived earlier), and the stored story with its id, if any."""
+        ids = set(self.storage.lookup(self._keys(band_keys([fp], self.settings)[0]), before))
+        if before is None and fp.id in self.storage:
             ids.add(fp.id)
         return self.storage.get(sorted(ids))
 
-    def add(self, fps: Iterable[Fingerprint]) -> list[bool]:
-        """Store each story under its keys; False for a story whose id was already held."""
-        fps = list(fps)
+    def add(self, fps: Sequence[Fingerprint]) -> list[int | None]:
+        """Store each story under its keys: its sequence number, or None if its id was held."""
         keys = band_keys(fps, self.settings)
-        return [
-            self.storage.add(fp.story, self._keys(row)) for fp, row in zip(fps, keys, strict=True)
-        ]
+        rows = zip(fps, keys, strict=True)
+        return [self.storage.add(fp.story, self._keys(row)) for fp, row in rows]

@@ -66,6 +66,29 @@ def test_check_and_add_against_an_index():
     assert len(detector.index_.storage) == 1
 
 
+def test_only_new_keeps_published_copies_out_of_the_index():
+    detector = Detector()
+    detector.add(HARBOUR)
+    assert detector.add(HARBOUR_TEASER, only_new=True).is_duplicate
+    assert "harbour-teaser" not in detector.index_.storage
+    assert not detector.add(RAIL, only_new=True).is_duplicate
+    assert "rail" in detector.index_.storage
+
+
+def test_copies_offered_at_once_give_exactly_one_new():
+    detector = Detector()
+    copies = [Story(id=f"copy-{i}", title=HARBOUR.title, body=HARBOUR.body) for i in range(8)]
+    verdicts: list = []
+    threads = [
+        threading.Thread(target=lambda s=s: verdicts.append(detector.add(s))) for s in copies
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(not v.is_duplicate for v in verdicts) == 1
+
+
 def test_add_is_safe_from_many_threads():
     detector = Detector()
     stories = [edited(RAIL, f"rail-{i}", {"Monday": f"Monday {i}"}) for i in range(40)]

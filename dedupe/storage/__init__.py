@@ -2,6 +2,10 @@
 
 The index code talks only to ``Storage``; which backend answers is chosen by ``open_storage``
 from the ``--index`` value. Backends hold plain stories and integer band keys, never pickles.
+
+Every stored story gets a sequence number, its place in the order of arrival, assigned in the same
+atomic step that stores it. A story is then checked only against those that arrived before it: of
+two copies offered at the same moment by two crawlers, exactly one is new.
 """
 
 from __future__ import annotations
@@ -13,15 +17,21 @@ from dedupe.story import Story
 
 
 class Storage(Protocol):
-    def add(self, story: Story, keys: Sequence[int]) -> bool:
-        """Store a story under its band keys; False, and nothing stored, if its id is held."""
+    def add(self, story: Story, keys: Sequence[int]) -> int | None:
+        """Store a story under its band keys, atomically; its sequence number, or None (and
+        nothing stored) when its id is already held."""
         ...
 
-    def lookup(self, keys: Sequence[int]) -> list[str]:
-        """Ids of the stories stored under any of these keys."""
+    def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
+        """Ids of the stories stored under any of these keys, sorted; with ``before``, only
+        those that arrived before that sequence number."""
         ...
 
     def get(self, ids: Sequence[str]) -> list[Story]: ...
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Forget these stories and their keys; how many were held."""
+        ...
 
     def __contains__(self, story_id: object) -> bool: ...
 
