@@ -1,6 +1,6 @@
 """Normalize: make two copies of one story look the same, whatever the outlet did to the text.
 
-NFKC and case folding, one form for quotes, dashes and numbers ("10,000" = "10 000" = "10000"),
+NFKC and case folding, one form for numbers ("10,000" = "10 000" = "10000"), no punctuation,
 without the boilerplate that feeds wrap around stories ("Read more", "Source Link", datelines, share
 lines) and the truncation marks of teasers. Tokens come out for any script: words where words are
 separated by spaces, character bigrams where they are not (Chinese, Japanese, Thai, ...).
@@ -15,58 +15,34 @@ import regex
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 # Scripts written without spaces between words: their tokens are overlapping character bigrams.
-_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
-_TOKEN = regex.compile(
-    rf"(?P<unspaced>[{_UNSPACED}]+)"
-    r"|(?P<number>\p{Nd}+(?:[.,]\p{Nd}+)*)"
-    r"|(?P<word>[\p{L}\p{M}\p{Nd}]+)",
-    regex.VERSION1,
+_UNSPACED = regex.compile(
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]+"
 )
-
-_QUOTES = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2033": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2015": "-",
-        "\u2212": "-",
-    }
-)
+# Punctuation never reaches a token, so quotes, apostrophes and dashes need no mapping of their
+# own: "year’s" and "year's" both give "year", "s".
+_TOKEN = regex.compile(r"\p{Nd}+(?:[.,]\p{Nd}+)*|[\p{L}\p{M}\p{Nd}]+")
 
 # Thousands separators: "10,000", "10 000" (also no-break and thin spaces), "10'000".
 _THOUSANDS = regex.compile(
-    r"(?<![\p{Nd}.,])\p{Nd}{1,3}(?:([,' \u00a0\u202f\u2009])\p{Nd}{3})(?:\1\p{Nd}{3})*"
+    r"(?<![\p{Nd}.,])\p{Nd}{1,3}(?:([,'’ \u00a0\u202f\u2009])\p{Nd}{3})(?:\1\p{Nd}{3})*"
     r"(?![\p{Nd}]|[.,]\p{Nd})"
 )
+_SEPARATORS = regex.compile(r"[,'’ \u00a0\u202f\u2009]")
 _DECIMAL_COMMA = regex.compile(r"(?<=\p{Nd}),(?=\p{Nd}{1,2}(?!\p{Nd}))")
 
 # Feed and wire boilerplate: whole lines, and phrases at the edges of a story.
 _BOILERPLATE_LINE = regex.compile(
-    r"^\s*(?:read more|source link|share this(?: article| story)?|click here.*|"
-    r"(?:follow|like) us on .*|advertisement|reuter|reuters|continue reading.*|"
-    r"(?:related|more)(?: stories| articles| news)?:?)\s*$",
-    regex.IGNORECASE | regex.MULTILINE,
-)
-_BOILERPLATE_PHRASE = regex.compile(
-    r"^\s*read more:?|read more:?\s*$|"
-    # Datelines: "LONDON (Reuters) -", "(AP) --", "WASHINGTON, Feb 26 -".
-    r"^\s*(?:[\p{Lu}][\p{Lu}\p{Zs}.,'-]{1,40})?\s*\((?:reuters|ap|afp|upi|dpa|bloomberg)\)\s*-+\s*",
+    r"read more|source link|share this(?: article| story)?|click here\b.*|"
+    r"(?:follow|like) us on\b.*|advertisement|reuters?|continue reading\b.*|"
+    r"(?:related|more)(?: stories| articles| news)?:?",
     regex.IGNORECASE,
 )
+# A lead-in "Read more", or a dateline: "LONDON (Reuters) -", "WASHINGTON, Feb 26 (AP) --".
+_LEAD_IN = regex.compile(
+    r"\s*(?:read more:?\s*|[^\n()]{0,40}\((?:reuters|ap|afp|upi|dpa|bloomberg)\)\s*[-–—]+\s*)",
+    regex.IGNORECASE,
+)
+_READ_MORE_TAIL = regex.compile(r"\s*read more:?\s*$", regex.IGNORECASE)
 _TRUNCATION = regex.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.{3,})\s*$")
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
@@ -81,43 +57,66 @@ class Tokens:
     truncated: bool
 
 
+def _is_boilerplate(line: str) -> bool:
+    return len(line) < 60 and _BOILERPLATE_LINE.fullmatch(line.strip()) is not None
+
+
 def clean(text: str) -> tuple[str, bool]:
     """The text without boilerplate or a trailing truncation mark, and whether it had one."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    text = _BOILERPLATE_LINE.sub("", text)
-    text = _BOILERPLATE_PHRASE.sub("", text.strip())
-    truncated = bool(_TRUNCATION.search(text))
+    text = unicodedata.normalize("NFKC", text)
+    lines = text.splitlines()
+    if any(len(line) < 60 and _BOILERPLATE_LINE.fullmatch(line.strip()) for line in lines):
+        text = "\n".join(
+            line
+            for line in lines
+            if not (len(line) < 60 and _BOILERPLATE_LINE.fullmatch(line.strip()))
+        )
+    text = text.strip()
+    lead_in = _LEAD_IN.match(text[:80])
+    if lead_in:
+        text = text[lead_in.end() :]
+    # Edge patterns run on the last characters only: a search over the whole text costs its length.
+    head, tail = text[:-40], text[-40:]
+    tail = _READ_MORE_TAIL.sub("", tail)
+    truncated = bool(_TRUNCATION.search(tail))
     if truncated:
-        text = _TRUNCATION.sub("", text)
-    return text, truncated
+        tail = _TRUNCATION.sub("", tail)
+    return head + tail, truncated
 
 
 def _join_numbers(text: str) -> str:
-    text = _THOUSANDS.sub(lambda m: regex.sub(r"[,' \u00a0\u202f\u2009]", "", m.group()), text)
+    text = _THOUSANDS.sub(lambda m: _SEPARATORS.sub("", m.group()), text)
     return _DECIMAL_COMMA.sub(".", text)
+
+
+def _bigrams(run: str) -> list[str]:
+    return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
 
 
 def tokenize(text: str, max_tokens: int | None = None) -> Tokens:
     """Tokens of any script, after cleaning; ``max_tokens`` bounds the cost of a huge story."""
     text, truncated = clean(text)
     text = _join_numbers(text)
-    words: list[str] = []
-    display: list[str] = []
-    for match in _TOKEN.finditer(text):
-        piece = match.group()
-        if match.lastgroup == "unspaced":
-            grams = (
-                [piece] if len(piece) == 1 else [piece[i : i + 2] for i in range(len(piece) - 1)]
-            )
-            display.extend(grams)
-            words.extend(g.casefold() for g in grams)
-        else:
-            display.append(piece)
-            words.append(piece.casefold())
-        if max_tokens is not None and len(words) >= max_tokens:
-            del words[max_tokens:], display[max_tokens:]
-            break
-    return Tokens(tuple(words), tuple(display), truncated)
+    display = _TOKEN.findall(text)
+    if _UNSPACED.search(text):
+        display = [gram for token in display for gram in _split_unspaced(token)]
+    if max_tokens is not None:
+        display = display[:max_tokens]
+    return Tokens(tuple(w.casefold() for w in display), tuple(display), truncated)
+
+
+def _split_unspaced(token: str) -> list[str]:
+    """A token with runs of an unspaced script: bigrams of each run, other parts as they are."""
+    pieces: list[str] = []
+    last = 0
+    for run in _UNSPACED.finditer(token):
+        if run.start() > last:
+            pieces.append(token[last : run.start()])
+        pieces.extend(_bigrams(run.group()))
+        last = run.end()
+    if last < len(token):
+        pieces.append(token[last:])
+    return pieces
 
 
 def is_content(word: str) -> bool:
