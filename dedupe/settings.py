@@ -54,7 +54,7 @@ class Settings:
 
     # --- topics ------------------------------------------------------------------------------
     topics: bool = True
-    topic_distance: float = 0.8
+    topic_distance: float = 0.9
     topic_block_size: int = 2000
     topic_min_size: int = 2
     topic_label_terms: int = 3

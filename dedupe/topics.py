@@ -1,0 +1,189 @@
+"""Topics: group the stories that are not copies of one another by what they are about.
+
+TF-IDF (sublinear term frequency, L2-normalised rows) over each story's content words, then
+average-linkage agglomerative clustering on cosine distance, cut at ``settings.topic_distance``.
+Average linkage on cosine distance is one minus the mean similarity between two topics' stories, so
+a topic grows only while its stories are, on average, about the same things, and one story that
+touches two subjects cannot chain them together as it would under single linkage. A distance
+threshold needs no guess of how many topics there are, which a feed never says.
+
+The default threshold, 0.9, keeps the seed page's three topics apart (its next merge, of labour
+stories from three countries, comes at 0.93) and scores ARI 0.81, NMI 0.93 on the Google News story
+clusters. BBC sections and AG News classes are whole desks, far coarser than a topic: at 0.9 they
+score ARI 0.05 and 0.005 (NMI 0.43 and 0.28) with homogeneity 0.97 and 0.88: topics stay within
+a desk. Approaching the desks takes 0.97 (BBC ARI 0.65), which merges unrelated feed stories.
+
+Agglomerative clustering needs every pairwise distance, so it only ever sees a block of at most
+``settings.topic_block_size`` stories; an input that small (a feed page, a day of one outlet) is
+clustered exactly. A larger input is first cut into blocks of neighbouring stories: TruncatedSVD
+(short news texts share few exact words; the latent space still puts "tariff" near "trade") and
+MiniBatchKMeans with about two blocks per ``topic_block_size`` stories, cutting again any block
+that comes out too large. A topic is far smaller than a block, so it seldom straddles a boundary;
+where one does, it comes out as two topics with similar labels, which costs far less than the n x n
+matrix that would prevent it. On the Google News story clusters (11,109 snippets) blocks of 500 to
+4,000 stories scored ARI 0.79-0.82 against 0.78 for one exact block: k-means even keeps average
+linkage from bridging unrelated stories. Cost is linear in n for the partition plus
+``n * topic_block_size`` for the blocks: 100,000 stories take well under a minute.
+
+Every step is seeded and the input is put in id order first, so the same stories give the same
+topics. Above ``topic_block_size`` the partition does floating-point work in BLAS, so a different
+number of BLAS threads may move a story across a block boundary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import (
+    ENGLISH_STOP_WORDS,
+    CountVectorizer,
+    TfidfTransformer,
+)
+from sklearn.preprocessing import normalize
+
+from .settings import Settings
+from .story import Topic
+
+# On the Google News story clusters in blocks of 500, 32/64/100/128 dimensions gave ARI
+# 0.81/0.82/0.83/0.84, while the SVD's time grows with them: 100 is where the gain runs out.
+_PARTITION_DIMENSIONS = 100
+_RANDOM_STATE = 0
+
+
+def cluster_topics(
+    docs: Sequence[tuple[str, Sequence[str]]], settings: Settings
+) -> tuple[Topic, ...]:
+    """Topics of at least ``settings.topic_min_size`` stories, largest first.
+
+    ``docs`` are (story id, normalised word tokens). Stop words, one-letter tokens and numbers are
+    left out, as they say nothing about a topic; a story with no other word joins no topic. Topic
+    ids run "t1", "t2", ... by size, then by first member id; members are in id order.
+    """
+    ordered = sorted(docs, key=lambda doc: doc[0])
+    ids = [story_id for story_id, _ in ordered]
+    if len(set(ids)) != len(ids):
+        raise ValueError("cluster_topics: story ids must be unique")
+    if settings.topic_block_size < 1:
+        raise ValueError(f"topic_block_size must be at least 1, not {settings.topic_block_size}")
+    if not any(tokens for _, tokens in ordered):
+        return ()  # the vectorizer refuses an empty vocabulary
+    counts, vocabulary = _content_counts([tokens for _, tokens in ordered])
+    kept = np.flatnonzero(counts.getnnz(axis=1))
+    if len(kept) < max(settings.topic_min_size, 1):
+        return ()
+
+    weights = TfidfTransformer(sublinear_tf=True).fit_transform(counts[kept]).tocsr()
+    labels = _cluster(weights, settings)
+    # A stable sort keeps each cluster's rows, and so its members, in id order.
+    by_label = np.argsort(labels, kind="stable")
+    _, starts = np.unique(labels[by_label], return_index=True)
+    clusters = [
+        rows for rows in np.split(by_label, starts[1:]) if len(rows) >= settings.topic_min_size
+    ]
+    clusters.sort(key=lambda rows: (-len(rows), ids[kept[rows[0]]]))
+    return tuple(
+        Topic(
+            id=f"t{number}",
+            label=_label(weights[rows], vocabulary, settings.topic_label_terms),
+            members=tuple(ids[kept[row]] for row in rows),
+        )
+        for number, rows in enumerate(clusters, start=1)
+    )
+
+
+def _content_counts(token_lists: list[Sequence[str]]) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Each story's counts of the content words of all stories, and those words.
+
+    Counting every token and then dropping the columns of non-content words judges each distinct
+    word once instead of each occurrence: a fifth of the run on 100,000 stories.
+    """
+    vectorizer = CountVectorizer(analyzer=_as_is, dtype=np.float32)
+    counts = vectorizer.fit_transform(token_lists)
+    words = vectorizer.get_feature_names_out()
+    content = np.fromiter((_is_content(word) for word in words), dtype=bool, count=len(words))
+    return counts[:, content].tocsr(), words[content]
+
+
+def _is_content(word: str) -> bool:
+    return len(word) > 1 and word not in ENGLISH_STOP_WORDS and any(c.isalpha() for c in word)
+
+
+def _as_is(tokens: Sequence[str]) -> Sequence[str]:
+    """The vectorizer's analyzer: the normalize stage has already made the tokens."""
+    return tokens
+
+
+def _cluster(weights: sparse.csr_matrix, settings: Settings) -> np.ndarray:
+    """A cluster label per row, each block clustered on its own."""
+    labels = np.empty(weights.shape[0], dtype=np.int64)
+    offset = 0
+    for block in _blocks(weights, settings.topic_block_size):
+        block_labels = _agglomerate(weights[block], settings.topic_distance)
+        labels[block] = block_labels + offset
+        offset += int(block_labels.max()) + 1
+    return labels
+
+
+def _blocks(weights: sparse.csr_matrix, block_size: int) -> list[np.ndarray]:
+    """Row indices cut into blocks of at most ``block_size`` similar rows."""
+    rows = weights.shape[0]
+    if rows <= block_size:
+        return [np.arange(rows)]
+    points = _reduce(weights)
+    pending = [np.arange(rows)]
+    blocks = []
+    while pending:
+        block = pending.pop()
+        if len(block) <= block_size:
+            blocks.append(block)
+            continue
+        count = min(math.ceil(2 * len(block) / block_size), len(block))
+        kmeans = MiniBatchKMeans(
+            n_clusters=count, n_init=3, batch_size=4096, random_state=_RANDOM_STATE
+        )
+        assignment = kmeans.fit_predict(points[block])
+        parts = [block[assignment == part] for part in range(count)]
+        parts = [part for part in parts if len(part)]
+        if len(parts) == 1:
+            # Indistinguishable rows (one text many times over): any cut is as good as another.
+            parts = np.array_split(block, count)
+        pending.extend(parts)
+    return blocks
+
+
+def _reduce(weights: sparse.csr_matrix) -> np.ndarray:
+    """Unit-length latent vectors, so that k-means' Euclidean distance follows cosine distance."""
+    dimensions = min(_PARTITION_DIMENSIONS, weights.shape[0] - 1, weights.shape[1] - 1)
+    if dimensions < 2:
+        # So few words that the rows are already short vectors.
+        return weights.toarray()
+    svd = TruncatedSVD(n_components=dimensions, random_state=_RANDOM_STATE)
+    # When all rows are alike the SVD's explained-variance ratio (unused here) divides by zero.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return normalize(svd.fit_transform(weights))
+
+
+def _agglomerate(weights: sparse.csr_matrix, distance: float) -> np.ndarray:
+    if weights.shape[0] == 1:
+        return np.zeros(1, dtype=np.int64)
+    # Rows are L2-normalised, so the dot product is the cosine similarity.
+    distances = 1.0 - (weights @ weights.T).toarray().astype(np.float64)
+    np.clip(distances, 0.0, 1.0, out=distances)
+    np.fill_diagonal(distances, 0.0)
+    clustering = AgglomerativeClustering(
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=distance
+    )
+    return clustering.fit_predict(distances)
+
+
+def _label(weights: sparse.csr_matrix, vocabulary: np.ndarray, count: int) -> str:
+    """The terms that weigh most in the topic's centroid; ties go to the alphabetically first."""
+    columns, position = np.unique(weights.indices, return_inverse=True)
+    totals = np.bincount(position, weights=weights.data)
+    top = np.lexsort((vocabulary[columns], -totals))[:count]
+    return " ".join(vocabulary[columns[i]] for i in top)

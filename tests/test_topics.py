@@ -1,0 +1,229 @@
+"""Topics: coherent, labelled, deterministic, and sane at the edges."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from dedupe.settings import Settings
+from dedupe.story import Topic
+from dedupe.topics import _blocks, cluster_topics
+
+SEED_PAGE = Path(__file__).resolve().parent.parent / "seeds" / "feed-page.txt"
+_WORD = re.compile(r"\w+")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+
+
+def tokens(text: str) -> list[str]:
+    """Close enough to the normalize stage for topics: lower-cased words, "10,000" as one."""
+    return _WORD.findall(_THOUSANDS.sub("", text).lower())
+
+
+FOOTBALL = [
+    "The striker scored twice as the club won the league match against their rivals.",
+    "A late goal from the striker gave the club a league win and lifted the fans.",
+    "The manager praised his striker after the club's league victory and the winning goal.",
+    "Fans cheered as the club's new striker scored on his league debut in the match.",
+]
+RATES = [
+    "The central bank raised interest rates to curb inflation, the bank's governor said.",
+    "Inflation pushed the central bank to keep interest rates high for another quarter.",
+    "Economists expect the central bank to cut interest rates once inflation slows.",
+    "The bank's governor warned that inflation may force further interest rate rises.",
+]
+NOISE = [
+    "Bake the sourdough loaf for forty minutes until the crust is golden and crisp.",
+    "Astronomers photographed a comet passing close to Jupiter's largest moon.",
+    "Prune roses in early spring, before the new shoots appear on the stems.",
+]
+
+
+def corpus() -> list[tuple[str, list[str]]]:
+    texts = [("football", FOOTBALL), ("rates", RATES), ("noise", NOISE)]
+    return [(f"{name}-{i}", tokens(text)) for name, items in texts for i, text in enumerate(items)]
+
+
+def test_two_clear_topics_and_noise() -> None:
+    topics = cluster_topics(corpus(), Settings())
+
+    assert [set(topic.members) for topic in topics] == [
+        {f"football-{i}" for i in range(4)},
+        {f"rates-{i}" for i in range(4)},
+    ]
+    assert [topic.id for topic in topics] == ["t1", "t2"]
+    assert set(topics[0].label.split()) <= {"striker", "club", "league", "goal", "scored"}
+    assert set(topics[1].label.split()) <= {"bank", "central", "inflation", "interest", "rates"}
+
+
+def test_labels_are_the_configured_number_of_content_terms() -> None:
+    settings = dataclasses.replace(Settings(), topic_label_terms=2)
+    for topic in cluster_topics(corpus(), settings):
+        terms = topic.label.split()
+        assert len(terms) == 2
+        assert not {"the", "and", "his"} & set(terms)
+
+
+def test_same_topics_twice_and_in_any_input_order() -> None:
+    docs = corpus()
+    first = cluster_topics(docs, Settings())
+    shuffled = docs[:]
+    random.Random(3).shuffle(shuffled)
+
+    assert cluster_topics(docs, Settings()) == first
+    assert cluster_topics(shuffled, Settings()) == first
+
+
+def test_topics_are_ordered_by_size_then_first_member() -> None:
+    docs = [(f"b-{i}", tokens(text)) for i, text in enumerate(RATES[:2])]
+    docs += [(f"a-{i}", tokens(text)) for i, text in enumerate(FOOTBALL[:2])]
+    docs += [(f"c-{i}", tokens(text)) for i, text in enumerate(RATES[2:] + FOOTBALL[2:3])]
+
+    topics = cluster_topics(docs, Settings())
+
+    sizes = [len(topic.members) for topic in topics]
+    assert sizes == sorted(sizes, reverse=True)
+    for topic in topics:
+        assert list(topic.members) == sorted(topic.members)
+    same_size = [topic for topic in topics if len(topic.members) == sizes[-1]]
+    assert [t.members[0] for t in same_size] == sorted(t.members[0] for t in same_size)
+
+
+def test_seed_page_puts_the_two_ukraine_labour_stories_together() -> None:
+    stories = split_seed_page(SEED_PAGE.read_text(encoding="utf-8"))
+    by_title = {title: story_id for story_id, title, _ in stories}
+    war = by_title["War cost Ukraine 40% of its labor force"]
+    italy = by_title["Italy to help Ukraine rebuild its labor market"]
+    # After grouping, each pair (full article + teaser) is represented by its full article.
+    teasers = {
+        by_title["Kazakhstan Deports 10,000 Foreigners Amid Crackdown on Migration Violations"],
+        by_title["Employers facing a choice: Hire a foreigner or shut down the business"],
+    }
+    docs = [(sid, tokens(f"{title}\n{body}")) for sid, title, body in stories if sid not in teasers]
+    assert len(docs) == 8
+
+    topics = cluster_topics(docs, Settings())
+
+    ukraine = [topic for topic in topics if war in topic.members]
+    assert ukraine and set(ukraine[0].members) == {war, italy}
+    assert "ukraine" in ukraine[0].label.split()
+    # Nothing else is forced together: every other topic shares a country or a subject.
+    titles = {sid: title for sid, title, _ in stories}
+    for topic in topics:
+        assert len(topic.members) <= 2, [titles[m] for m in topic.members]
+
+
+def split_seed_page(page: str) -> list[tuple[str, str, str]]:
+    """(id, title, body) of the scraped page: an article, then teasers after each "Read more"."""
+    skip = {"Category: NEWS", "Source Link", "Read more"}
+    stories: list[list[str]] = []
+    for line in page.splitlines():
+        line = line.strip()
+        if line.startswith("Read more") and line != "Read more":
+            stories.append([line.removeprefix("Read more").strip()])
+        elif line and line not in skip:
+            if not stories:
+                stories.append([])
+            stories[-1].append(line)
+    return [(f"story-{i}", lines[0], "\n".join(lines[1:])) for i, lines in enumerate(stories)]
+
+
+@pytest.mark.parametrize("docs", [[], [("only", tokens(FOOTBALL[0]))]])
+def test_too_few_stories_make_no_topic(docs: list[tuple[str, list[str]]]) -> None:
+    assert cluster_topics(docs, Settings()) == ()
+
+
+def test_a_single_story_is_a_topic_when_the_minimum_is_one() -> None:
+    settings = dataclasses.replace(Settings(), topic_min_size=1)
+    (topic,) = cluster_topics([("only", tokens(RATES[0]))], settings)
+    assert topic.id == "t1" and topic.members == ("only",)
+    assert topic.label
+
+
+def test_stories_without_content_words_join_no_topic() -> None:
+    docs = corpus() + [("empty", []), ("grammar", ["the", "and", "of", "a", "1", "2025"])]
+    topics = cluster_topics(docs, Settings())
+    members = {m for topic in topics for m in topic.members}
+    assert not {"empty", "grammar"} & members
+    assert topics == cluster_topics(corpus(), Settings())
+
+
+def test_only_stories_without_content_words_make_no_topic() -> None:
+    assert cluster_topics([("a", []), ("b", ["the", "of"]), ("c", ["42"])], Settings()) == ()
+
+
+def test_identical_stories_make_one_topic() -> None:
+    docs = [(f"copy-{i}", tokens(RATES[0])) for i in range(5)]
+    (topic,) = cluster_topics(docs, Settings())
+    assert topic.members == tuple(f"copy-{i}" for i in range(5))
+
+
+def test_duplicate_ids_are_refused() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        cluster_topics([("a", ["bank"]), ("a", ["rates"])], Settings())
+
+
+def test_large_inputs_are_clustered_in_blocks_without_mixing_topics() -> None:
+    # A block size far below the input size takes the partition path of big inputs.
+    settings = dataclasses.replace(Settings(), topic_block_size=6)
+    docs = [
+        (f"{name}-{copy}-{i}", tokens(text))
+        for copy in range(3)
+        for name, items in (("football", FOOTBALL), ("rates", RATES))
+        for i, text in enumerate(items)
+    ]
+
+    topics = cluster_topics(docs, settings)
+
+    assert topics
+    for topic in topics:
+        assert len({member.split("-")[0] for member in topic.members}) == 1
+    assert cluster_topics(docs, settings) == topics
+
+
+def test_blocks_cover_every_row_once_and_respect_the_size() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [text for _ in range(5) for text in FOOTBALL + RATES + NOISE]
+    weights = TfidfVectorizer().fit_transform(texts).tocsr()
+
+    blocks = _blocks(weights, 7)
+
+    rows = sorted(row for block in blocks for row in block)
+    assert rows == list(range(len(texts)))
+    assert max(len(block) for block in blocks) <= 7
+
+
+def test_a_block_size_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="topic_block_size"):
+        cluster_topics(corpus(), dataclasses.replace(Settings(), topic_block_size=0))
+
+
+VOCABULARY = ["bank", "rates", "goal", "club", "comet", "moon", "bread", "oven", "the", "2025"]
+
+
+@hypothesis_settings(max_examples=20, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(VOCABULARY), max_size=8), max_size=25),
+    st.sampled_from([5, 2000]),
+    st.integers(min_value=1, max_value=3),
+)
+def test_topics_are_well_formed(words: list[list[str]], block_size: int, min_size: int) -> None:
+    settings = dataclasses.replace(Settings(), topic_block_size=block_size, topic_min_size=min_size)
+    docs = [(f"s{i:02d}", doc) for i, doc in enumerate(words)]
+
+    topics = cluster_topics(docs, settings)
+
+    assert all(isinstance(topic, Topic) for topic in topics)
+    assert [topic.id for topic in topics] == [f"t{i}" for i in range(1, len(topics) + 1)]
+    members = [m for topic in topics for m in topic.members]
+    assert len(members) == len(set(members))
+    assert all(len(topic.members) >= min_size for topic in topics)
+    assert all(list(topic.members) == sorted(topic.members) for topic in topics)
+    assert cluster_topics(list(reversed(docs)), settings) == topics
