@@ -24,16 +24,6 @@ from dedupe.verify import verify
 log = logging.getLogger("dedupe")
 
 
-def _published(story: Story) -> datetime | None:
-    if not story.published:
-        return None
-    try:
-        moment = datetime.fromisoformat(story.published.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _unique_ids(stories: Iterable[Story]) -> list[Story]:
     """Stories sorted by id, with one entry per id.
 
@@ -163,7 +153,7 @@ class Detector:
         latest = datetime.max.replace(tzinfo=UTC)
 
         def key(fp: Fingerprint) -> tuple:
-            published = _published(fp.story)
+            published = fp.published
             is_teaser = fp.truncated or fp.id in teasers
             return (is_teaser, published is None, published or latest, -fp.size, fp.id)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
@@ -101,6 +102,7 @@ class Fingerprint:
     lead: np.ndarray
     title: np.ndarray
     facts: frozenset[str]
+    published: datetime | None
 
     @property
     def id(self) -> str:
@@ -136,6 +138,7 @@ def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
         lead=np.unique(hash_words(lead_words)),
         title=np.unique(hash_words(title_content)),
         facts=facts_of(story.body or story.title, title.words + body.words),
+        published=story.published_at(),
     )
 
 

@@ -115,7 +115,8 @@ class Index:
         return self.storage.get(sorted(ids))
 
     def add(self, fps: Sequence[Fingerprint]) -> list[int | None]:
-        """Store each story under its keys: its sequence number, or None if its id was held."""
+        """Store each story under its keys: its sequence number, or None if its id was held.
+        One batch for all of them, so a bulk load commits once, not once per story."""
         keys = band_keys(fps, self.settings)
         rows = zip(fps, keys, strict=True)
-        return [self.storage.add(fp.story, self._keys(row)) for fp, row in rows]
+        return self.storage.add_many([(fp.story, self._keys(row)) for fp, row in rows])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Relation = Literal["exact", "near-duplicate", "syndicated", "teaser"]
@@ -48,6 +49,16 @@ class Story:
     def __post_init__(self) -> None:
         if not self.id:
             object.__setattr__(self, "id", story_id_for(self.url, self.title, self.body))
+
+    def published_at(self) -> datetime | None:
+        """``published`` as an aware UTC moment; None when missing or not ISO 8601."""
+        if not self.published:
+            return None
+        try:
+            moment = datetime.fromisoformat(self.published.strip())
+        except ValueError:
+            return None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     def to_dict(self) -> dict[str, Any]:
         """The story as the JSONL/CSV record it came from: known fields, then the unknown ones."""

@@ -29,6 +29,7 @@ class Measures(NamedTuple):
     lead_containment: float
     title_similarity: float
     fact_agreement: float
+    days_apart: float | None
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> int:
@@ -57,6 +58,12 @@ def fact_agreement(a: Fingerprint, b: Fingerprint) -> float:
     return len(fewer & more) / len(fewer)
 
 
+def days_apart(a: Fingerprint, b: Fingerprint) -> float | None:
+    if a.published is None or b.published is None:
+        return None
+    return abs((a.published - b.published).total_seconds()) / 86400
+
+
 def measure(a: Fingerprint, b: Fingerprint, settings: Settings) -> Measures:
     """``a`` is the fuller story, ``b`` the shorter one."""
     shared = _overlap(a.shingles, b.shingles)
@@ -69,6 +76,7 @@ def measure(a: Fingerprint, b: Fingerprint, settings: Settings) -> Measures:
         lead_containment=lead_containment(b, a, settings),
         title_similarity=float(titles),
         fact_agreement=fact_agreement(a, b),
+        days_apart=days_apart(a, b),
     )
 
 
@@ -79,6 +87,13 @@ def decide(
     if a.text_key == b.text_key:
         return "exact", 1.0
     if m.fact_agreement < settings.fact_agreement:
+        return None
+    if m.days_apart is not None and m.days_apart > settings.window_days:
+        return None
+    if (
+        b.size < settings.short_story_tokens
+        and m.title_similarity < settings.short_story_title_similarity
+    ):
         return None
     is_short = b.truncated or b.size <= settings.teaser_max_ratio * a.size
     is_teaser = is_short and m.lead_containment >= settings.teaser_lead_containment

@@ -10,16 +10,40 @@ two copies offered at the same moment by two crawlers, exactly one is new.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from dedupe.story import Story
 
 
+class StorageError(Exception):
+    """The index cannot be opened, read or written; the message says which index and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    """What an index holds. ``oldest`` and ``newest`` are ISO 8601 UTC moments: when a story was
+    published, or when it was added if it gives no publication time."""
+
+    stories: int
+    oldest: str | None
+    newest: str | None
+    bytes: int
+
+
 class Storage(Protocol):
     def add(self, story: Story, keys: Sequence[int]) -> int | None:
         """Store a story under its band keys, atomically; its sequence number, or None (and
-        nothing stored) when its id is already held."""
+        nothing stored) when its id is already held. Keys are integers in [1, 2**64)."""
+        ...
+
+    def add_many(self, items: Sequence[tuple[Story, Sequence[int]]]) -> list[int | None]:
+        """``add`` for each item, in one transaction (or round trip) per batch: bulk loading
+        pays the commit once. An id repeated within the batch is stored once."""
         ...
 
     def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
@@ -27,10 +51,23 @@ class Storage(Protocol):
         those that arrived before that sequence number."""
         ...
 
-    def get(self, ids: Sequence[str]) -> list[Story]: ...
+    def get(self, ids: Sequence[str]) -> list[Story]:
+        """The stored stories, in the order of ``ids``; ids not held are left out."""
+        ...
 
     def remove(self, ids: Sequence[str]) -> int:
         """Forget these stories and their keys; how many were held."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Forget the stories published (or, without a publication time, added) before that
+        moment; a naive moment is taken as UTC. How many were removed."""
+        ...
+
+    def stats(self) -> IndexStats: ...
+
+    def close(self) -> None:
+        """Release connections; the data stays where it is."""
         ...
 
     def __contains__(self, story_id: object) -> bool: ...
@@ -38,10 +75,33 @@ class Storage(Protocol):
     def __len__(self) -> int: ...
 
 
-def open_storage(spec: str | None) -> Storage:
-    """``None`` keeps the index in memory; persistent backends come with the shared index."""
-    from dedupe.storage.memory import MemoryStorage
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
+
+def open_storage(spec: str | None) -> Storage:
+    """Open the index named by ``--index``.
+
+    ``None`` keeps it in memory; a ``redis://`` or ``rediss://`` URL opens a Redis index (the
+    ``prefix`` query parameter lets several indexes share one server); anything else is the path
+    of a SQLite file, created if missing.
+
+    Raises:
+        StorageError: the index cannot be opened, or is not a dedupe index of this version.
+    """
     if spec is None:
+        from dedupe.storage.memory import MemoryStorage
+
         return MemoryStorage()
-    raise ValueError(f"unsupported index {spec!r}: only the in-memory index is available yet")
+    if spec.startswith(("redis://", "rediss://")):
+        from dedupe.storage.redis import RedisStorage
+
+        return RedisStorage(spec)
+    if _URL.match(spec):
+        raise StorageError(
+            f"unsupported index {spec!r}: give a file path (SQLite) or a redis:// URL"
+        )
+    if not spec.strip():
+        raise StorageError("the index path is empty")
+    from dedupe.storage.sqlite import SqliteStorage
+
+    return SqliteStorage(Path(spec))

@@ -1,0 +1,156 @@
+"""Reading stories from files, folders and stdin, in any of the supported formats.
+
+``read`` is the one entry point: it expands folders, undoes gzip, tells each input's encoding and
+format from its content, and yields ``Story`` objects lazily, so that inputs of any size stream.
+Bad records are skipped and collected, or stop the run, as the caller chooses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from ..story import Story
+from .csv_table import read_csv
+from .encoding import detect_encoding
+from .errors import InputError
+from .feed import read_feed
+from .json_document import read_json
+from .jsonl import read_jsonl
+from .page import read_page
+from .records import MAX_BODY_CHARS
+from .sniff import looks_like_feed, sniff_format, suffix_of
+from .source import Line, OpenedInput, iter_lines, open_input
+from .text import read_text
+
+__all__ = ["FORMATS", "MAX_BODY_CHARS", "InputError", "read"]
+
+FORMATS = ("jsonl", "json", "csv", "feed", "page", "text")
+STDIN = "-"
+_STDIN_NAME = "<stdin>"
+
+_LineReader = Callable[[str, Iterable[Line]], Iterator[Story | InputError]]
+_LINE_READERS: dict[str, _LineReader] = {
+    "jsonl": read_jsonl,
+    "json": read_json,
+    "csv": read_csv,
+    "page": read_page,
+    "text": read_text,
+}
+
+
+def read(
+    inputs: Sequence[str | Path],
+    input_format: str | None = None,
+    on_error: Literal["skip", "fail"] = "skip",
+    errors: list[InputError] | None = None,
+    stdin: BinaryIO | None = None,
+) -> Iterator[Story]:
+    """Yield the stories of files, folders (recursively) and "-" (stdin), in order.
+
+    Folders are read in sorted path order, hidden files and folders left out. Each input's
+    format is told from its content (the extension is a hint) unless ``input_format`` names one
+    of ``FORMATS`` for all of them.
+
+    A bad record (invalid JSON, wrong field types, a CSV row of the wrong width, an empty story)
+    and an input that cannot be read at all (binary, unknown encoding, broken gzip, not a feed)
+    raise InputError with ``on_error="fail"``; with "skip" they are appended to ``errors`` (when
+    given) and reading goes on with the next record or input. Arguments are checked at once, not
+    on first iteration: a missing path is a usage error and raises InputError in both modes.
+    """
+    if input_format is not None and input_format not in FORMATS:
+        raise ValueError(f"unknown input format {input_format!r}; expected one of {FORMATS}")
+    if on_error not in ("skip", "fail"):
+        raise ValueError(f"on_error must be 'skip' or 'fail', not {on_error!r}")
+    # A lone path is a sequence of characters; take it as the one input it is meant to be.
+    inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+    for item in inputs:
+        if os.fspath(item) != STDIN and not os.path.exists(item):
+            raise InputError(os.fspath(item), None, "no such file or directory")
+    return _read(inputs, input_format, on_error, errors, stdin)
+
+
+def _read(
+    inputs: Sequence[str | Path],
+    input_format: str | None,
+    on_error: Literal["skip", "fail"],
+    errors: list[InputError] | None,
+    stdin: BinaryIO | None,
+) -> Iterator[Story]:
+    def report(error: InputError) -> None:
+        if on_error == "fail":
+            raise error
+        if errors is not None:
+            errors.append(error)
+
+    for name, path in _expand(inputs, report):
+        for item in _read_input(name, path, stdin, input_format):
+            if isinstance(item, InputError):
+                report(item)
+            else:
+                yield item
+
+
+def _expand(
+    inputs: Iterable[str | Path], report: Callable[[InputError], None]
+) -> Iterator[tuple[str, Path | None]]:
+    """Each input file as (name for messages, path), with None for stdin."""
+    for item in inputs:
+        name = os.fspath(item)
+        if name == STDIN:
+            yield _STDIN_NAME, None
+        elif os.path.isdir(name):
+            for path in _folder_files(Path(name), report):
+                yield str(path), path
+        else:
+            yield name, Path(name)
+
+
+def _folder_files(root: Path, report: Callable[[InputError], None]) -> list[Path]:
+    def unreadable(error: OSError) -> None:
+        report(InputError(str(error.filename), None, f"cannot read: {error.strerror}"))
+
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(root, onerror=unreadable):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        found.extend(Path(folder, name) for name in files if not name.startswith("."))
+    # Sockets, pipes and dangling links are not inputs.
+    return sorted((path for path in found if path.is_file()), key=lambda p: p.parts)
+
+
+def _read_input(
+    name: str, path: Path | None, stdin: BinaryIO | None, input_format: str | None
+) -> Iterator[Story | InputError]:
+    """The stories and bad records of one input; a failure to read it at all ends the list."""
+    try:
+        with open(path, "rb") if path else nullcontext(stdin or sys.stdin.buffer) as raw:
+            yield from _parse(name, open_input(raw), input_format)
+    except InputError as error:
+        yield error
+    except OSError as error:
+        yield InputError(name, None, f"cannot read: {error.strerror or error}")
+    except (EOFError, zlib.error) as error:
+        # Raised by gzip for truncated or corrupt data.
+        yield InputError(name, None, f"cannot read the compressed data: {error}")
+
+
+def _parse(
+    name: str, opened: OpenedInput, input_format: str | None
+) -> Iterator[Story | InputError]:
+    encoding = None
+    if input_format is None:
+        if looks_like_feed(opened.head):
+            input_format = "feed"
+        else:
+            encoding = detect_encoding(opened.head, opened.complete, name)
+            head = opened.head.decode(encoding, "replace")
+            input_format = sniff_format(head, opened.complete, suffix_of(name))
+    if input_format == "feed":
+        return read_feed(name, opened.stream.read())
+    encoding = encoding or detect_encoding(opened.head, opened.complete, name)
+    return _LINE_READERS[input_format](name, iter_lines(opened, encoding, name))

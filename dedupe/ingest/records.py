@@ -1,0 +1,150 @@
+"""Turning one input record into a Story: the field rules every format shares."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..story import Story
+from .errors import InputError
+
+# A longer body is cut, not refused: wire dumps hold the odd giant record (a whole report pasted
+# into one item), and its first two million characters say all that matching needs.
+MAX_BODY_CHARS = 2_000_000
+# Names exporters use for the body; read only when there is no "body" field.
+BODY_ALIASES = ("text", "content")
+STORY_COLUMNS = frozenset({"title", "body", *BODY_ALIASES})
+_OPTIONAL_FIELDS = ("url", "source", "published", "language")
+
+
+def origin(source: str, line: int | None) -> str:
+    """Where a story was read, for messages: "feed.jsonl:12", or the path alone."""
+    return source if line is None else f"{source}:{line}"
+
+
+def build_story(
+    source: str,
+    line: int | None,
+    *,
+    title: str,
+    body: str,
+    id: str = "",
+    url: str | None = None,
+    publisher: str | None = None,
+    published: str | None = None,
+    language: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Story | InputError:
+    """A story from text fields already checked for type; an error if it has no text at all.
+
+    ``source`` is the input the story was read from; the story's own ``source`` (its publisher) is
+    ``publisher`` here, so that the two are not confused.
+    """
+    title = title.strip()
+    body = body.strip()[:MAX_BODY_CHARS]
+    if not title and not body:
+        return InputError(source, line, "empty story: no title and no body")
+    return Story(
+        id=id,
+        title=title,
+        body=body,
+        url=url,
+        source=publisher,
+        published=published,
+        language=language,
+        extra=extra or {},
+        origin=origin(source, line),
+    )
+
+
+def story_from_record(
+    record: Mapping[str, Any], source: str, line: int | None
+) -> Story | InputError:
+    """A story from a JSON object or CSV row; unknown fields are kept in ``extra`` untouched."""
+    fields = dict(record)
+    try:
+        story_id = _identifier(fields.pop("id", None))
+        title = _text(fields.pop("title", None), "title")
+        body_field = next((name for name in ("body", *BODY_ALIASES) if name in fields), None)
+        body = _text(fields.pop(body_field), body_field) if body_field else ""
+        url, publisher, published, language = (
+            _optional_text(fields.pop(name, None), name) for name in _OPTIONAL_FIELDS
+        )
+        published = normalize_published(published) if published else None
+    except ValueError as err:
+        return InputError(source, line, str(err))
+    return build_story(
+        source,
+        line,
+        title=title,
+        body=body,
+        id=story_id,
+        url=url,
+        publisher=publisher,
+        published=published,
+        language=language,
+        extra=fields,
+    )
+
+
+def describe(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _identifier(value: Any) -> str:
+    # Numeric ids are common in exports (database keys); a boolean id is a mistake.
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"id must be a string or a number, not {describe(value)}")
+
+
+def _text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, not {describe(value)}")
+    return value
+
+
+def _optional_text(value: Any, name: str) -> str | None:
+    return _text(value, name).strip() or None
+
+
+def normalize_published(value: str) -> str:
+    """An ISO 8601 date; one with a time zone is given in UTC ("2025-07-02T10:00:00Z").
+
+    One form lets later stages compare dates as strings to find the earliest copy. RFC 2822 dates,
+    as in RSS and e-mail, are converted; anything else is an error.
+    """
+    try:
+        when = datetime.fromisoformat(value)
+        written = value
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"published is not an ISO 8601 or RFC 2822 date: {value!r}") from None
+        written = when.isoformat()
+    if when.tzinfo is None:
+        # No zone given: keep the local time as written rather than invent a zone.
+        return written
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")

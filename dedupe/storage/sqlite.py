@@ -1,0 +1,319 @@
+"""The SQLite storage: the embedded default, one file shared by every process on one machine.
+
+Schema (version 1; ``PRAGMA application_id`` marks the file as a dedupe index, ``PRAGMA
+user_version`` holds the version)::
+
+    stories(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, at INTEGER, keys BLOB,
+            record BLOB)                      -- plus an index on at, for prune and stats
+    keys(key INTEGER, seq INTEGER, PRIMARY KEY (key, seq)) WITHOUT ROWID
+
+``record`` is the zlib JSON of the story, ``at`` its moment in microseconds (published, else
+added), ``keys`` its packed band keys: removing a story must find its rows in ``keys``, and an
+index on ``keys.seq`` would cost more than the packed copy. ``keys`` is a WITHOUT ROWID table, so
+each band key costs one small b-tree entry and a lookup is a seek per key on the primary key.
+Band keys are uint64 and SQLite integers signed, so keys are stored shifted down by 2**63.
+AUTOINCREMENT keeps sequence numbers from being reused after the newest story is removed.
+
+Concurrency: WAL mode lets readers run beside the one writer; every write is one ``BEGIN
+IMMEDIATE`` transaction, which takes the write lock up front (waiting up to ``BUSY_TIMEOUT``)
+instead of failing when a reader turns writer. A writer killed mid-transaction leaves nothing:
+the uncommitted WAL frames are ignored on the next open.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dedupe.storage import IndexStats, StorageError
+from dedupe.storage.codec import (
+    RecordError,
+    decode_record,
+    encode_record,
+    iso,
+    micros,
+    pack_keys,
+    story_time,
+    unpack_keys,
+)
+from dedupe.story import Story
+
+APPLICATION_ID = 0x44445550  # "DDUP"
+SCHEMA_VERSION = 1
+# Long enough to wait out a bulk batch or a prune step of another process.
+BUSY_TIMEOUT = 30.0
+_SHIFT = 1 << 63
+# Rows per statement: well under SQLite's limit on bound parameters.
+_CHUNK = 500
+# Stories per prune transaction, so that writers get the lock between steps of a large prune.
+_PRUNE_STEP = 1000
+
+_SCHEMA = (
+    """CREATE TABLE stories (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        at INTEGER NOT NULL,
+        keys BLOB NOT NULL,
+        record BLOB NOT NULL
+    )""",
+    "CREATE INDEX stories_at ON stories (at)",
+    """CREATE TABLE keys (
+        key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (key, seq)
+    ) WITHOUT ROWID""",
+    f"PRAGMA application_id = {APPLICATION_ID}",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+class SqliteStorage:
+    """An index in one SQLite file, created if missing; its folder must exist.
+
+    Each thread (and each process after a fork) gets its own connection: a SQLite connection
+    must not be shared across a fork, and separate connections let threads read in parallel.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+        if not self.path.parent.is_dir():
+            raise StorageError(
+                f"cannot open index {path}: the folder {self.path.parent} does not exist"
+            )
+        if self.path.is_dir():
+            raise StorageError(f"cannot open index {path}: it is a folder")
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._prepare(self._connection())
+
+    # --- connections and transactions -------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._pid != os.getpid():
+                # Forked: the parent's connections are its own; never touch them here.
+                self._pid, self._local, self._connections = os.getpid(), threading.local(), []
+            connection = getattr(self._local, "connection", None)
+            if connection is None:
+                with self._errors():
+                    connection = sqlite3.connect(
+                        self.path,
+                        timeout=BUSY_TIMEOUT,
+                        isolation_level=None,
+                        check_same_thread=False,
+                    )
+                    # FULL: a committed story survives a power cut, not only a crash.
+                    connection.execute("PRAGMA synchronous = FULL")
+                self._local.connection = connection
+                self._connections.append(connection)
+            return connection
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            reason = getattr(error, "sqlite_errorname", "")
+            if reason == "SQLITE_NOTADB":
+                message = f"{self.path} is not a dedupe index (not a SQLite database): {error}"
+            elif reason == "SQLITE_CORRUPT":
+                message = f"the index {self.path} is damaged: {error}"
+            else:
+                message = f"SQLite index {self.path}: {error}"
+            raise StorageError(message) from error
+        except RecordError as error:
+            raise StorageError(f"SQLite index {self.path}: {error}") from error
+
+    @contextmanager
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        with self._errors():
+            connection.execute(begin)
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        """Create the schema in a new file; refuse a file that is not a dedupe index of this
+        version rather than write into another application's database."""
+        with self._errors():
+            if self._is_empty(connection):
+                # Set before any table exists, and only on a file known to be ours.
+                connection.execute("PRAGMA journal_mode = WAL")
+                with self._transaction() as writing:
+                    # Another process may have created it since the first look.
+                    if self._is_empty(writing):
+                        for statement in _SCHEMA:
+                            writing.execute(statement)
+            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if application_id != APPLICATION_ID:
+                raise StorageError(
+                    f"{self.path} is a SQLite database of another application, not a dedupe index"
+                )
+            if version != SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} is a dedupe index of schema version {version}; this version "
+                    f"of dedupe reads version {SCHEMA_VERSION}"
+                )
+            connection.execute("PRAGMA journal_mode = WAL")
+
+    @staticmethod
+    def _is_empty(connection: sqlite3.Connection) -> bool:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        return application_id == 0 and tables == 0
+
+    # --- the protocol -----------------------------------------------------------------------
+
+    def add(self, story: Story, keys: Sequence[int]) -> int | None:
+        return self.add_many([(story, keys)])[0]
+
+    def add_many(self, items: Sequence[tuple[Story, Sequence[int]]]) -> list[int | None]:
+        now = datetime.now(UTC)
+        # Encoded before the write lock is taken, so other writers wait only for the inserts.
+        rows = [
+            (story.id, story_time(story, now), pack_keys(keys), encode_record(story))
+            for story, keys in items
+        ]
+        seqs: list[int | None] = []
+        postings: list[tuple[int, int]] = []
+        with self._transaction() as connection:
+            for row in rows:
+                # Looked up first, not left to the UNIQUE constraint: a refused insert would
+                # still use up a sequence number.
+                if connection.execute("SELECT 1 FROM stories WHERE id = ?", row[:1]).fetchone():
+                    seqs.append(None)
+                    continue
+                seq = connection.execute(
+                    "INSERT INTO stories (id, at, keys, record) VALUES (?, ?, ?, ?)", row
+                ).lastrowid
+                seqs.append(seq)
+                postings.extend((key - _SHIFT, seq) for key in unpack_keys(row[2]))
+            # In key order the b-tree is walked once, not seeked at random per key.
+            postings.sort()
+            connection.executemany("INSERT INTO keys (key, seq) VALUES (?, ?)", postings)
+        return seqs
+
+    def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
+        if not keys:
+            return []
+        shifted = [key - _SHIFT for key in set(keys)]
+        found: set[str] = set()
+        connection = self._connection()
+        with self._errors():
+            for chunk in _chunks(shifted):
+                sql = f"SELECT seq FROM keys WHERE key IN ({_marks(len(chunk))})"
+                params: list[int] = list(chunk)
+                if before is not None:
+                    sql += " AND seq < ?"
+                    params.append(before)
+                found.update(
+                    story_id
+                    for (story_id,) in connection.execute(
+                        f"SELECT id FROM stories WHERE seq IN ({sql})", params
+                    )
+                )
+        return sorted(found)
+
+    def get(self, ids: Sequence[str]) -> list[Story]:
+        records: dict[str, bytes] = {}
+        connection = self._connection()
+        with self._errors():
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                records.update(
+                    connection.execute(
+                        f"SELECT id, record FROM stories WHERE id IN ({_marks(len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+            stories = {i: decode_record(i, blob) for i, blob in records.items()}
+        return [stories[story_id] for story_id in ids if story_id in stories]
+
+    def remove(self, ids: Sequence[str]) -> int:
+        removed = 0
+        with self._transaction() as connection:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                held = connection.execute(
+                    f"SELECT seq, keys FROM stories WHERE id IN ({_marks(len(chunk))})", chunk
+                ).fetchall()
+                removed += self._forget(connection, held)
+        return removed
+
+    def prune(self, before: datetime) -> int:
+        limit = micros(before)
+        removed = 0
+        while True:
+            with self._transaction() as connection:
+                held = connection.execute(
+                    "SELECT seq, keys FROM stories WHERE at < ? LIMIT ?", (limit, _PRUNE_STEP)
+                ).fetchall()
+                removed += self._forget(connection, held)
+            if len(held) < _PRUNE_STEP:
+                return removed
+
+    @staticmethod
+    def _forget(connection: sqlite3.Connection, held: list[tuple[int, bytes]]) -> int:
+        postings = sorted(
+            (key - _SHIFT, seq) for seq, packed in held for key in unpack_keys(packed)
+        )
+        connection.executemany("DELETE FROM keys WHERE key = ? AND seq = ?", postings)
+        connection.executemany("DELETE FROM stories WHERE seq = ?", [(seq,) for seq, _ in held])
+        return len(held)
+
+    def stats(self) -> IndexStats:
+        """``bytes`` is the size of the database file, without the transient WAL."""
+        with self._transaction("BEGIN") as connection:
+            count = connection.execute("SELECT count(*) FROM stories").fetchone()[0]
+            # Apart, min() and max() each read one end of the index on at.
+            oldest = connection.execute("SELECT min(at) FROM stories").fetchone()[0]
+            newest = connection.execute("SELECT max(at) FROM stories").fetchone()[0]
+            pages = connection.execute("PRAGMA page_count").fetchone()[0]
+            page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        return IndexStats(
+            stories=count,
+            oldest=None if oldest is None else iso(oldest),
+            newest=None if newest is None else iso(newest),
+            bytes=pages * page_size,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        if self._pid == os.getpid():
+            for connection in connections:
+                connection.close()
+
+    def __contains__(self, story_id: object) -> bool:
+        if not isinstance(story_id, str):
+            return False
+        connection = self._connection()
+        with self._errors():
+            row = connection.execute("SELECT 1 FROM stories WHERE id = ?", (story_id,))
+            return row.fetchone() is not None
+
+    def __len__(self) -> int:
+        connection = self._connection()
+        with self._errors():
+            return connection.execute("SELECT count(*) FROM stories").fetchone()[0]
