@@ -1,0 +1,129 @@
+"""The command line end to end, through the installed ``dedupe`` command in a subprocess."""
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT
+
+EXPECTED = json.loads((ROOT / "seeds" / "expected.json").read_text(encoding="utf-8"))
+DEDUPE = shutil.which("dedupe") or ""
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    command = [DEDUPE] if DEDUPE else [sys.executable, "-m", "dedupe"]
+    return subprocess.run(
+        [*command, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+
+
+def jsonl(path, stories) -> str:
+    path.write_text("".join(json.dumps(s.to_dict()) + "\n" for s in stories), encoding="utf-8")
+    return str(path)
+
+
+def test_seed_page_gives_exactly_the_expected_groups_and_topics():
+    result = run("scan", "seeds/feed-page.txt", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["version"] == 1 and report["stories"] == EXPECTED["stories"]
+    found = [
+        (g["relation"], g["canonical"], [(m["id"], m["relation"]) for m in g["members"]])
+        for g in report["groups"]
+    ]
+    expected = [
+        (g["relation"], g["canonical"], [(m["id"], m["relation"]) for m in g["members"]])
+        for g in EXPECTED["groups"]
+    ]
+    assert sorted(found) == sorted(expected)
+    pairs = {(p["a"], p["b"], p["relation"]) for p in report["pairs"]}
+    assert pairs == {(g[1], g[2][1][0], "teaser") for g in expected}
+    for together in EXPECTED["same_topic"]:
+        assert any(set(together) <= set(t["members"]) for t in report["topics"])
+    listed = [i for t in report["topics"] for i in t["members"]]
+    assert len(listed) == len(set(listed))
+
+
+def test_default_table_names_the_stories():
+    result = run("scan", "seeds/feed-page.txt")
+    assert result.returncode == 0
+    assert "Employers facing a choice" in result.stdout and "teaser" in result.stdout
+    assert "10 stories, 2 groups" in result.stdout
+
+
+def test_csv_jsonl_and_output_file(tmp_path):
+    out = tmp_path / "report.csv"
+    result = run("scan", "seeds/feed-page.txt", "--format", "csv", "-o", str(out), "--no-topics")
+    assert result.returncode == 0 and result.stdout == ""
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert len(rows) == 10 and sum(1 for r in rows if r["relation"] == "teaser") == 2
+    lines = run("scan", "seeds/feed-page.txt", "--format", "jsonl").stdout.splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["relation"] == "syndicated" for line in lines)
+
+
+def test_scan_reads_stdin(tmp_path):
+    text = (ROOT / "seeds" / "feed-page.txt").read_text(encoding="utf-8")
+    result = run("scan", "-", "--format", "json", "--no-topics", stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["groups"]) == 2
+
+
+def test_check_exit_codes_and_evidence(tmp_path):
+    corpus = jsonl(tmp_path / "published.jsonl", [HARBOUR, RAIL])
+    teaser = jsonl(tmp_path / "teaser.jsonl", [HARBOUR_TEASER])
+    published = run("check", teaser, "--against", corpus, "--format", "json")
+    assert published.returncode == 1, published.stderr
+    verdict = json.loads(published.stdout)["verdicts"][0]
+    assert verdict["verdict"] == "duplicate"
+    assert verdict["matches"][0]["id"] == "harbour"
+    assert verdict["matches"][0]["relation"] == "teaser"
+    assert verdict["matches"][0]["evidence"]["shared"]
+
+    new = tmp_path / "draft.json"
+    new.write_text(json.dumps({"title": "Council opens new library", "body": "The town council opened a library with 40,000 books on Saturday."}))
+    assert run("check", str(new), "--against", corpus).returncode == 0
+    table = run("check", "-", "--against", corpus, stdin=json.dumps(HARBOUR_TEASER.to_dict()))
+    assert table.returncode == 1 and "ALREADY PUBLISHED" in table.stdout
+
+
+def test_bad_records_are_skipped_and_counted_or_fail(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        json.dumps(HARBOUR.to_dict()) + "\n{not json\n" + json.dumps(RAIL.to_dict()) + "\n",
+        encoding="utf-8",
+    )
+    skipped = run("scan", str(feed), "--format", "json", "--no-topics")
+    assert skipped.returncode == 0
+    assert json.loads(skipped.stdout)["stories"] == 2
+    assert f"{feed}:2" in skipped.stderr and "skipped 1" in skipped.stderr
+    failed = run("scan", str(feed), "--on-error", "fail")
+    assert failed.returncode == 2 and f"{feed}:2" in failed.stderr
+    assert "Traceback" not in failed.stderr and failed.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "no/such/file.jsonl"],
+        ["scan"],
+        ["scan", "seeds/feed-page.txt", "--format", "xml"],
+        ["check", "seeds/feed-page.txt"],
+    ],
+)
+def test_usage_errors_exit_2_without_a_traceback(args):
+    result = run(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stderr.strip()
+
+
+def test_undecodable_input_is_refused_clearly(tmp_path):
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 40)
+    result = run("scan", str(junk), "--on-error", "fail")
+    assert result.returncode == 2 and "junk.bin" in result.stderr
+    assert "Traceback" not in result.stderr
