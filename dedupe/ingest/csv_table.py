@@ -12,18 +12,18 @@ from .records import BODY_ALIASES, STORY_COLUMNS, story_from_record
 from .source import MAX_LINE_BYTES, Line
 
 # Tried in this order; the header decides which one a file uses.
-DELIMITERS = (",", "\t", ";", "|")
+_DELIMITERS = (",", "\t", ";", "|")
 _KNOWN_FIELDS = frozenset({*STORY_FIELDS, *BODY_ALIASES})
 
 
-def header_delimiter(line: str, min_columns: int = 2) -> str | None:
+def _header_delimiter(line: str, min_columns: int = 2) -> str | None:
     """The delimiter under which ``line`` is a header naming a title or body column, if any.
 
     Sniffing asks for two columns at least: a one-word first line is a headline, not a header.
     """
     best: str | None = None
     best_columns = min_columns - 1
-    for delimiter in DELIMITERS:
+    for delimiter in _DELIMITERS:
         try:
             names = next(csv.reader([line], delimiter=delimiter), [])
         except csv.Error:
@@ -37,7 +37,7 @@ def looks_like_csv(lines: list[str]) -> bool:
     """True if ``lines`` start with a header naming a title or body column, and the record after
     it, if any, has as many fields: "Body, mind and spirit" is a headline, not a header."""
     text_lines = [line for line in lines if line.strip()]
-    if not text_lines or not (delimiter := header_delimiter(text_lines[0])):
+    if not text_lines or not (delimiter := _header_delimiter(text_lines[0])):
         return False
     try:
         records = list(itertools.islice(csv.reader(text_lines, delimiter=delimiter), 2))
@@ -68,7 +68,7 @@ def read_csv(source: str, lines: Iterable[Line]) -> Iterator[Story | InputError]
     else:
         raise InputError(source, None, "no CSV header row")
     reader = csv.reader(
-        itertools.chain([first], stream), delimiter=header_delimiter(first, 1) or ",", strict=True
+        itertools.chain([first], stream), delimiter=_header_delimiter(first, 1) or ",", strict=True
     )
     header_line = skipped + 1
     try:

@@ -21,7 +21,7 @@ from .source import Line
 _CHUNK_CHARS = 64 * 1024
 # One value larger than this is refused, not held: it is not a story.
 _MAX_VALUE_CHARS = 64 * 1024 * 1024
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_NOT_WHITESPACE = re.compile(r"[^ \t\n\r]")
 _DECODER = json.JSONDecoder()
 _UNCLOSED = "invalid JSON: the array is not closed"
 
@@ -40,9 +40,10 @@ class _Window:
     def peek(self) -> str | None:
         """The next character after whitespace (not consumed); None at the end of input."""
         while True:
-            self._pos = _WHITESPACE.match(self._text, self._pos).end()  # type: ignore[union-attr]
-            if self._pos < len(self._text):
-                return self._text[self._pos]
+            if significant := _NOT_WHITESPACE.search(self._text, self._pos):
+                self._pos = significant.start()
+                return significant.group()
+            self._pos = len(self._text)
             if not self._read_more(_CHUNK_CHARS):
                 return None
 

@@ -11,7 +11,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from .errors import InputError
 
@@ -62,7 +62,7 @@ class _Replay(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         if self._head:
             size = min(len(buffer), len(self._head))
             buffer[:size] = self._head[:size]
@@ -73,8 +73,8 @@ class _Replay(io.RawIOBase):
         return len(data)
 
 
-def _replay(head: bytes, rest: BinaryIO) -> BinaryIO:
-    return io.BufferedReader(_Replay(head, rest), buffer_size=_BLOCK)  # type: ignore[return-value]
+def _replay(head: bytes, rest: BinaryIO) -> io.BufferedReader:
+    return io.BufferedReader(_Replay(head, rest), buffer_size=_BLOCK)
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
@@ -90,9 +90,9 @@ def _read_up_to(stream: BinaryIO, size: int) -> bytes:
 def open_input(raw: BinaryIO) -> OpenedInput:
     """Undo gzip (told by its magic bytes, not the name) and keep the head for sniffing."""
     magic = _read_up_to(raw, len(_GZIP_MAGIC))
-    stream = _replay(magic, raw)
+    stream: BinaryIO = _replay(magic, raw)
     if magic == _GZIP_MAGIC:
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        stream = cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb"))
     head = _read_up_to(stream, HEAD_BYTES)
     return OpenedInput(_replay(head, stream), head, complete=len(head) < HEAD_BYTES)
 
