@@ -18,7 +18,7 @@ import numpy as np
 import regex
 from datasketch import MinHash
 
-from dedupe.normalize import clean, is_content, normalized_text, tokenize
+from dedupe.normalize import is_content, normalized_text, tokenize
 from dedupe.settings import Settings
 from dedupe.story import Story
 
@@ -40,12 +40,11 @@ _POSITION_MULTIPLIERS = np.array(
 # A name is a capitalised word inside a sentence (after a lower-case word, a digit or a comma), so
 # that sentence-initial words ("Nevertheless") are not taken for names.
 _NAME = regex.compile(r"(?<=[\p{Ll}\p{Nd},;:]\s+)\p{Lu}[\p{L}\p{M}'-]*\p{L}")
-_NUMBER = regex.compile(r"^\p{Nd}+(?:\.\p{Nd}+)?$")
 
 
-@lru_cache(maxsize=1 << 20)
-def _word_hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+# Word hashes are cached: news vocabulary repeats, and hashing is most of the cost of a word.
+_WORD_HASHES: dict[str, int] = {}
+_WORD_HASHES_LIMIT = 1 << 21
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
@@ -59,7 +58,17 @@ def mix64(values: np.ndarray) -> np.ndarray:
 
 
 def hash_words(words: Sequence[str]) -> np.ndarray:
-    return np.fromiter((_word_hash(w) for w in words), dtype=np.uint64, count=len(words))
+    """Stable 64-bit hashes (blake2b), the same in every process, unlike ``hash()``."""
+    cache = _WORD_HASHES
+    missing = set(words).difference(cache)
+    if missing:
+        if len(cache) + len(missing) > _WORD_HASHES_LIMIT:
+            cache.clear()
+            missing = set(words)
+        for word in missing:
+            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+            cache[word] = int.from_bytes(digest, "little")
+    return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 def shingle_hashes(word_hashes: np.ndarray, size: int) -> np.ndarray:
@@ -80,17 +89,19 @@ def shingle_hashes(word_hashes: np.ndarray, size: int) -> np.ndarray:
 def facts_of(text: str, words: Sequence[str]) -> frozenset[str]:
     """Numbers (two digits or more, or decimals) and names: what a story reports, not its wording.
 
-    Names come from running text only: a headline in title case capitalises every word.
+    ``text`` is cleaned running text: names come from it only, since a headline in title case
+    capitalises every word. Number tokens are all digits, with a decimal point at most.
     """
-    numbers = {w for w in words if _NUMBER.match(w) and (len(w) > 1 or "." in w)}
-    names = {m.group().casefold() for m in _NAME.finditer(clean(text)[0])}
+    numbers = {w for w in set(words) if w[0].isdigit() and len(w) > 1}
+    names = {m.group().casefold() for m in _NAME.finditer(text)}
     return frozenset(numbers | names)
 
 
 @dataclass(slots=True)
 class Fingerprint:
     """What the later stages know of a story. ``words`` is the text (the title when there is no
-    body); sets are sorted unique uint64 hashes."""
+    body); ``content`` the hashes of its content words in order, at ``content_positions``; the
+    sets (shingles, lead, title) are sorted unique uint64 hashes."""
 
     story: Story
     words: tuple[str, ...]
@@ -99,6 +110,8 @@ class Fingerprint:
     truncated: bool
     text_key: str
     shingles: np.ndarray
+    content: np.ndarray
+    content_positions: np.ndarray
     lead: np.ndarray
     title: np.ndarray
     facts: frozenset[str]
@@ -112,16 +125,15 @@ class Fingerprint:
     def size(self) -> int:
         return len(self.words)
 
-    def content_words(self) -> list[str]:
-        return [w for w in self.title_words + self.words if is_content(w)]
-
 
 def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
     body = tokenize(story.body, settings.max_tokens)
     title = tokenize(story.title, settings.max_tokens)
     text = body if body.words else title
     word_hashes = hash_words(text.words)
-    lead_words = [w for w in text.words[: settings.lead_tokens] if is_content(w)]
+    content_words = [w for w in set(text.words) if is_content(w)]
+    positions = np.flatnonzero(np.isin(word_hashes, hash_words(content_words)))
+    content = word_hashes[positions]
     title_content = [w for w in title.words if is_content(w)] or list(title.words)
     text_key = hashlib.blake2b(
         (normalized_text(title.words) + "\n" + normalized_text(body.words)).encode("utf-8"),
@@ -135,9 +147,11 @@ def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
         truncated=body.truncated,
         text_key=text_key,
         shingles=shingle_hashes(word_hashes, settings.shingle_size),
-        lead=np.unique(hash_words(lead_words)),
+        content=content,
+        content_positions=positions,
+        lead=np.unique(content[positions < settings.lead_tokens]),
         title=np.unique(hash_words(title_content)),
-        facts=facts_of(story.body or story.title, title.words + body.words),
+        facts=facts_of(body.text or title.text, title.words + body.words),
         published=story.published_at(),
     )
 

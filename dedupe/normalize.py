@@ -50,11 +50,13 @@ STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """A text's tokens: ``words`` case-folded for matching, ``display`` as written, for evidence."""
+    """A text's tokens: ``words`` case-folded for matching, ``display`` as written, for evidence;
+    ``text`` is the cleaned text they came from."""
 
     words: tuple[str, ...]
     display: tuple[str, ...]
     truncated: bool
+    text: str
 
 
 def _is_boilerplate(line: str) -> bool:
@@ -98,11 +100,17 @@ def tokenize(text: str, max_tokens: int | None = None) -> Tokens:
     text, truncated = clean(text)
     text = _join_numbers(text)
     display = _TOKEN.findall(text)
-    if _UNSPACED.search(text):
+    unspaced = not text.isascii() and _UNSPACED.search(text) is not None
+    if unspaced:
         display = [gram for token in display for gram in _split_unspaced(token)]
     if max_tokens is not None:
         display = display[:max_tokens]
-    return Tokens(tuple(w.casefold() for w in display), tuple(display), truncated)
+    # Folding the whole text at once is cheaper than token by token; a fold that changed where
+    # tokens break (it never should) falls back to the slow way.
+    words = [] if unspaced else _TOKEN.findall(text.casefold())[: len(display)]
+    if len(words) != len(display):
+        words = [w.casefold() for w in display]
+    return Tokens(tuple(words), tuple(display), truncated, text)
 
 
 def _split_unspaced(token: str) -> list[str]:

@@ -15,7 +15,6 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from dedupe.fingerprint import Fingerprint
-from dedupe.normalize import is_content
 from dedupe.settings import Settings
 from dedupe.story import Evidence, Pair, Relation
 
@@ -42,12 +41,12 @@ def lead_containment(short: Fingerprint, full: Fingerprint, settings: Settings) 
     The lead window grows with the short story (twice its length), since a longer excerpt reaches
     further into its article.
     """
-    words = {w for w in short.words if is_content(w)}
-    if not words:
+    words = np.unique(short.content)
+    if not len(words):
         return 0.0
     window = max(settings.lead_tokens, 2 * short.size)
-    lead = {w for w in full.words[:window] if is_content(w)}
-    return len(words & lead) / len(words)
+    lead = np.unique(full.content[full.content_positions < window])
+    return _overlap(words, lead) / len(words)
 
 
 def fact_agreement(a: Fingerprint, b: Fingerprint) -> float:
