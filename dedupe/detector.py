@@ -8,47 +8,67 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+import multiprocessing
+import pickle
+import tempfile
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+
+import numpy as np
 
 from dedupe.fingerprint import Fingerprint, fingerprint, fingerprint_story
 from dedupe.group import group_pairs
 from dedupe.index import Index, band_keys, candidate_pairs
 from dedupe.settings import Settings
 from dedupe.storage import open_storage
-from dedupe.story import Match, Pair, Report, Story, Verdict
-from dedupe.verify import verify
+from dedupe.story import Match, Pair, Report, Story, Topic, Verdict
+from dedupe.verify import explain, verify
 
 log = logging.getLogger("dedupe")
 
+# Stories are fingerprinted in batches of this many: big enough for numpy to pay, small enough
+# that a batch in flight per worker costs little memory.
+BATCH = 1000
 
-def _unique_ids(stories: Iterable[Story]) -> list[Story]:
-    """Stories sorted by id, with one entry per id.
 
-    The same record given twice counts once. Different stories under one id are all kept: the
-    one whose content hashes lowest keeps the id and the others get ``id~2``, ``id~3``, ..., so
-    the outcome does not depend on input order.
-    """
-    by_id: defaultdict[str, dict[str, Story]] = defaultdict(dict)
-    for story in stories:
-        content = hashlib.blake2b(repr(story.to_dict()).encode("utf-8"), digest_size=8).hexdigest()
-        by_id[story.id].setdefault(content, story)
-    unique: list[Story] = []
-    for story_id, versions in by_id.items():
-        ordered = [versions[k] for k in sorted(versions)]
-        if len(ordered) > 1:
-            log.warning(
-                "%d different stories share the id %r; renamed %s~2...",
-                len(ordered),
-                story_id,
-                story_id,
-            )
-        unique.append(ordered[0])
-        for number, story in enumerate(ordered[1:], start=2):
-            unique.append(replace(story, id=f"{story_id}~{number}"))
-    return sorted(unique, key=lambda s: s.id)
+def _digest(story: Story) -> bytes:
+    return hashlib.blake2b(repr(story.to_dict()).encode("utf-8"), digest_size=16).digest()
+
+
+def _fingerprint_batch(job: tuple[list[Story], Settings]) -> tuple[list[Fingerprint], np.ndarray]:
+    stories, settings = job
+    fps = fingerprint(stories, settings)
+    return fps, band_keys(fps, settings)
+
+
+class _Spill:
+    """The scanned stories, compressed in a temporary file: only the few whose matches are
+    explained are read back, so a scan's memory does not grow with the texts."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self._where: list[tuple[int, int]] = []
+
+    def add(self, story: Story) -> int:
+        data = zlib.compress(pickle.dumps(story, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        self._file.seek(0, 2)
+        self._where.append((self._file.tell(), len(data)))
+        self._file.write(data)
+        return len(self._where) - 1
+
+    def __getitem__(self, number: int) -> Story:
+        offset, size = self._where[number]
+        self._file.seek(offset)
+        # Our own temporary file, written by this process a moment ago: nothing foreign to unpickle.
+        return pickle.loads(zlib.decompress(self._file.read(size)))
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class Detector:
@@ -58,6 +78,7 @@ class Detector:
         index: where published stories are kept for ``check`` and ``add``; None keeps them in
             memory. Opened on first use, so making a Detector costs nothing.
         settings: the tunables; the defaults are the benchmarked ones.
+        jobs: processes that fingerprint in parallel during ``scan``; 1 stays in this process.
 
     Example:
         >>> detector = Detector()
@@ -65,9 +86,12 @@ class Detector:
         Verdict(story_id='a', matches=())
     """
 
-    def __init__(self, index: str | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self, index: str | None = None, settings: Settings | None = None, jobs: int = 1
+    ) -> None:
         self.index = index
         self.settings = settings if settings is not None else Settings()
+        self.jobs = jobs
         self._index: Index | None = None
 
     @property
@@ -87,44 +111,65 @@ class Detector:
     ) -> Report:
         """Group the copies in a corpus and cluster the rest into topics.
 
-        ``progress`` is called with the number of stories fingerprinted since the last call.
+        ``stories`` is read once, as a stream. ``progress`` is called with the number of stories
+        fingerprinted since its last call.
         """
+        spill = _Spill()
+        try:
+            return self._scan(
+                stories, spill, self.settings.topics if topics is None else topics, progress
+            )
+        finally:
+            spill.close()
+
+    def _scan(
+        self,
+        stories: Iterable[Story],
+        spill: _Spill,
+        topics: bool,
+        progress: Callable[[int], None] | None,
+    ) -> Report:
         settings = self.settings
-        unique = _unique_ids(stories)
-        fps = self._fingerprint(unique, progress)
+        fps, keys, places = self._fingerprint_all(stories, spill, progress)
         by_id = {fp.id: fp for fp in fps}
 
-        copies: defaultdict[str, list[str]] = defaultdict(list)
-        classes: defaultdict[str, list[Fingerprint]] = defaultdict(list)
+        classes: defaultdict[bytes, list[Fingerprint]] = defaultdict(list)
         for fp in fps:
             classes[fp.text_key].append(fp)
-        reps: list[Fingerprint] = []
+        fitness = self._fitness(set())
+        copies: dict[str, list[str]] = {}
+        reps: list[int] = []
+        position = {fp.id: number for number, fp in enumerate(fps)}
         for same_text in classes.values():
-            rep = min(same_text, key=self._fitness(set()))
-            reps.append(rep)
+            rep = min(same_text, key=fitness)
+            reps.append(position[rep.id])
             copies[rep.id] = sorted(fp.id for fp in same_text if fp is not rep)
-        reps.sort(key=lambda fp: fp.id)
+        reps.sort()
 
         pairs: list[Pair] = []
-        keys = band_keys(reps, settings)
-        for i, j in candidate_pairs(keys, settings.max_bucket):
-            pair = verify(reps[i], reps[j], settings)
+        for i, j in candidate_pairs(keys[reps], settings.max_bucket):
+            pair = verify(fps[reps[i]], fps[reps[j]], settings)
             if pair is not None:
                 pairs.append(pair)
 
         teasers = {p.b for p in pairs if p.relation == "teaser"}
-        key = self._fitness(teasers)
-        groups, kept = group_pairs(pairs, copies, lambda i: key(by_id[i]))
+        fitness = self._fitness(teasers)
+        groups, kept = group_pairs(pairs, copies, lambda i: fitness(by_id[i]))
+        kept = tuple(
+            explain(p, spill[places[p.a]], spill[places[p.b]], settings)
+            if p.relation != "exact"
+            else p
+            for p in kept
+        )
 
-        found_topics: tuple = ()
-        if settings.topics if topics is None else topics:
+        found_topics: tuple[Topic, ...] = ()
+        if topics:
             from dedupe.topics import cluster_topics
 
             grouped = {m.id for g in groups for m in g.members}
+            canonicals = {g.canonical for g in groups}
             docs = [
-                (fp.id, fp.title_words + fp.words)
-                for fp in fps
-                if fp.id not in grouped or any(g.canonical == fp.id for g in groups)
+                (fp.id, fp.topic_words) for fp in fps if fp.id not in grouped or fp.id in canonicals
             ]
             found_topics = cluster_topics(docs, settings)
         return Report(
@@ -132,19 +177,84 @@ class Detector:
             groups=groups,
             pairs=kept,
             topics=found_topics,
-            titles={fp.id: fp.story.title for fp in fps},
+            titles={fp.id: fp.title for fp in fps},
         )
 
-    def _fingerprint(
-        self, stories: Sequence[Story], progress: Callable[[int], None] | None
-    ) -> list[Fingerprint]:
+    def _fingerprint_all(
+        self,
+        stories: Iterable[Story],
+        spill: _Spill,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[list[Fingerprint], np.ndarray, dict[str, int]]:
+        """Fingerprints and band keys of every story, in id order, and where each story was
+        spilled. Ids are made unique: the same record twice counts once; different stories under
+        one id keep it in the order of their content's hash, the others renamed ``id~2``, ...,
+        so that the outcome does not depend on input order."""
         fps: list[Fingerprint] = []
-        step = 1000
-        for start in range(0, len(stories), step):
-            fps.extend(fingerprint(stories[start : start + step], self.settings))
+        key_batches: list[np.ndarray] = []
+        spilled: list[int] = []
+        first_of: dict[str, int] = {}
+        versions: defaultdict[str, list[int]] = defaultdict(list)
+
+        def batches() -> Iterator[list[Story]]:
+            batch: list[Story] = []
+            for story in stories:
+                seen = first_of.get(story.id)
+                if seen is not None:
+                    known = [seen, *versions.get(story.id, ())]
+                    if any(_digest(spill[k]) == _digest(story) for k in known):
+                        continue
+                    versions[story.id].append(spill.add(story))
+                else:
+                    first_of[story.id] = spill.add(story)
+                spilled.append(len(spill) - 1)
+                batch.append(story)
+                if len(batch) == BATCH:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        for batch_fps, batch_keys in self._map_batches(batches()):
+            fps.extend(batch_fps)
+            key_batches.append(batch_keys)
             if progress is not None:
-                progress(min(step, len(stories) - start))
-        return fps
+                progress(len(batch_fps))
+
+        where = {spill_number: n for n, spill_number in enumerate(spilled)} if versions else {}
+        for story_id, extra in versions.items():
+            numbers = sorted([first_of[story_id], *extra], key=lambda k: _digest(spill[k]))
+            log.warning(
+                "%d different stories share the id %r; renamed %s~2...",
+                len(numbers),
+                story_id,
+                story_id,
+            )
+            for rank, spill_number in enumerate(numbers[1:], start=2):
+                fps[where[spill_number]].id = f"{story_id}~{rank}"
+
+        order = sorted(range(len(fps)), key=lambda n: fps[n].id)
+        keys = np.concatenate(key_batches) if key_batches else np.zeros((0, 0), dtype=np.uint64)
+        places = {fps[n].id: spilled[n] for n in order}
+        return [fps[n] for n in order], keys[order], places
+
+    def _map_batches(
+        self, batches: Iterator[list[Story]]
+    ) -> Iterator[tuple[list[Fingerprint], np.ndarray]]:
+        """Fingerprint batches, in parallel when ``jobs`` > 1, in order, with at most two batches
+        per worker in flight so that reading never runs far ahead of fingerprinting."""
+        if self.jobs <= 1:
+            for batch in batches:
+                yield _fingerprint_batch((batch, self.settings))
+            return
+        with multiprocessing.get_context().Pool(self.jobs) as pool:
+            pending: deque = deque()
+            for batch in batches:
+                pending.append(pool.apply_async(_fingerprint_batch, ((batch, self.settings),)))
+                if len(pending) >= 2 * self.jobs:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
 
     @staticmethod
     def _fitness(teasers: set[str]) -> Callable[[Fingerprint], tuple]:
@@ -153,8 +263,8 @@ class Detector:
         latest = datetime.max.replace(tzinfo=UTC)
 
         def key(fp: Fingerprint) -> tuple:
-            published = fp.published
             is_teaser = fp.truncated or fp.id in teasers
+            published = fp.published
             return (is_teaser, published is None, published or latest, -fp.size, fp.id)
 
         return key
@@ -164,7 +274,7 @@ class Detector:
     def check(self, story: Story) -> Verdict:
         """Was this story already published? Looks in the index; stores nothing."""
         fp = fingerprint_story(story, self.settings)
-        return Verdict(story.id, self._matches(fp, self.index_.candidates(fp)))
+        return Verdict(story.id, self._matches(story, fp, self.index_.candidates(fp)))
 
     def add(self, story: Story, *, only_new: bool = False) -> Verdict:
         """Store a story and say whether it was already published.
@@ -175,24 +285,42 @@ class Detector:
         A story whose id is held is never stored twice.
         """
         fp = fingerprint_story(story, self.settings)
-        seq = self.index_.add([fp])[0]
+        seq = self.index_.add([fp], [story])[0]
         if seq is None:
-            return Verdict(story.id, self._matches(fp, self.index_.candidates(fp)))
-        verdict = Verdict(story.id, self._matches(fp, self.index_.candidates(fp, before=seq)))
+            return Verdict(story.id, self._matches(story, fp, self.index_.candidates(fp)))
+        earlier = self.index_.candidates(fp, before=seq)
+        verdict = Verdict(story.id, self._matches(story, fp, earlier))
         if only_new and verdict.is_duplicate:
             self.index_.storage.remove([story.id])
         return verdict
 
     def add_many(self, stories: Iterable[Story]) -> int:
         """Store stories without checking them (bulk loading); returns how many were new."""
-        fps = fingerprint(_unique_ids(stories), self.settings)
-        return sum(seq is not None for seq in self.index_.add(fps))
+        added = 0
+        batch: list[Story] = []
+        for story in stories:
+            batch.append(story)
+            if len(batch) == BATCH:
+                added += self._store(batch)
+                batch = []
+        return added + self._store(batch)
 
-    def _matches(self, fp: Fingerprint, candidates: Sequence[Story]) -> tuple[Match, ...]:
+    def _store(self, stories: list[Story]) -> int:
+        if not stories:
+            return 0
+        seqs = self.index_.add(fingerprint(stories, self.settings), stories)
+        return sum(seq is not None for seq in seqs)
+
+    def _matches(
+        self, story: Story, fp: Fingerprint, candidates: Sequence[Story]
+    ) -> tuple[Match, ...]:
         matches = []
-        for other in fingerprint(candidates, self.settings):
-            pair = verify(other, fp, self.settings)
+        for other, other_fp in zip(candidates, fingerprint(candidates, self.settings), strict=True):
+            pair = verify(other_fp, fp, self.settings)
             if pair is not None:
-                title = other.story.title
-                matches.append(Match(other.id, pair.relation, pair.score, pair.evidence, title))
+                a, b = (other, story) if pair.a == other.id else (story, other)
+                pair = explain(pair, a, b, self.settings)
+                matches.append(
+                    Match(other.id, pair.relation, pair.score, pair.evidence, other.title)
+                )
         return tuple(sorted(matches, key=lambda m: (-m.score, m.story_id)))

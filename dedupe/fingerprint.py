@@ -1,14 +1,17 @@
-"""Fingerprint: the sets a story is compared on, and their MinHash signatures, made in batches.
+"""Fingerprint: what a story is compared on, kept small, and its MinHash signatures in batches.
 
-Per story: word shingles of the text (what copies share), the content words of its lead (what a
-teaser paraphrases), the content words of its title, and its facts (numbers and names: what a
-template look-alike changes). Signatures follow datasketch's MinHash permutations; they are computed
-for a whole batch at once with numpy, so there is no Python loop per shingle.
+Per story the fingerprint keeps the hashes of its words in order (one uint32 each, the top bit
+marking a content word), from which the later stages derive the word shingles (what copies share),
+the content words of the lead (what a teaser paraphrases) and their positions; the normalized
+title; and the facts (numbers and names: what a template look-alike changes). That is a few
+kilobytes a story, so a million stories fit in memory. Signatures follow datasketch's MinHash
+permutations and are computed for a whole batch at once with numpy, with no Python loop per shingle.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,29 +25,37 @@ from dedupe.normalize import is_content, normalized_text, tokenize
 from dedupe.settings import Settings
 from dedupe.story import Story
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_CONTENT_BIT = np.uint32(1 << 31)
+_HASH_BITS = np.uint32((1 << 31) - 1)
 # Odd multipliers that spread each position of a shingle over the whole word.
 _POSITION_MULTIPLIERS = np.array(
-    [
-        0x9E3779B97F4A7C15,
-        0xC2B2AE3D27D4EB4F,
-        0x165667B19E3779F9,
-        0xD6E8FEB86659FD93,
-        0xFF51AFD7ED558CCD,
-        0xC4CEB9FE1A85EC53,
-        0x94D049BB133111EB,
-        0xBF58476D1CE4E5B9,
-    ],
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+     0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9],
     dtype=np.uint64,
-)
+)  # fmt: skip
 # A name is a capitalised word inside a sentence (after a lower-case word, a digit or a comma), so
 # that sentence-initial words ("Nevertheless") are not taken for names.
 _NAME = regex.compile(r"(?<=[\p{Ll}\p{Nd},;:]\s+)\p{Lu}[\p{L}\p{M}'-]*\p{L}")
-
+# Topics read a story's title and the content words of its lead: enough to say what it is about.
+_TOPIC_WORDS = 60
 
 # Word hashes are cached: news vocabulary repeats, and hashing is most of the cost of a word.
 _WORD_HASHES: dict[str, int] = {}
 _WORD_HASHES_LIMIT = 1 << 21
+
+
+def hash_words(words: Sequence[str]) -> np.ndarray:
+    """Stable 31-bit word hashes (blake2b), the same in every process, unlike ``hash()``."""
+    cache = _WORD_HASHES
+    missing = set(words).difference(cache)
+    if missing:
+        if len(cache) + len(missing) > _WORD_HASHES_LIMIT:
+            cache.clear()
+            missing = set(words)
+        for word in missing:
+            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=4).digest()
+            cache[word] = int.from_bytes(digest, "little") & 0x7FFFFFFF
+    return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
@@ -57,36 +68,21 @@ def mix64(values: np.ndarray) -> np.ndarray:
         return values ^ (values >> np.uint64(31))
 
 
-def hash_words(words: Sequence[str]) -> np.ndarray:
-    """Stable 64-bit hashes (blake2b), the same in every process, unlike ``hash()``."""
-    cache = _WORD_HASHES
-    missing = set(words).difference(cache)
-    if missing:
-        if len(cache) + len(missing) > _WORD_HASHES_LIMIT:
-            cache.clear()
-            missing = set(words)
-        for word in missing:
-            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
-            cache[word] = int.from_bytes(digest, "little")
-    return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
-
-
 def shingle_hashes(word_hashes: np.ndarray, size: int) -> np.ndarray:
-    """Unique hashes of the ``size``-word shingles; a shorter text is one shingle."""
+    """Unique uint32 hashes of the ``size``-word shingles; a shorter text is one shingle."""
     n = len(word_hashes)
     if n == 0:
-        return np.empty(0, dtype=np.uint64)
+        return np.empty(0, dtype=np.uint32)
     size = min(size, n)
+    words = word_hashes.astype(np.uint64)
     combined = np.zeros(n - size + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for position in range(size):
-            combined += (
-                word_hashes[position : n - size + 1 + position] * _POSITION_MULTIPLIERS[position]
-            )
-    return np.unique(mix64(combined))
+            combined += words[position : n - size + 1 + position] * _POSITION_MULTIPLIERS[position]
+    return np.unique(mix64(combined).astype(np.uint32))
 
 
-def facts_of(text: str, words: Sequence[str]) -> frozenset[str]:
+def facts_of(text: str, words: Sequence[str]) -> np.ndarray:
     """Numbers (two digits or more, or decimals) and names: what a story reports, not its wording.
 
     ``text`` is cleaned running text: names come from it only, since a headline in title case
@@ -94,65 +90,74 @@ def facts_of(text: str, words: Sequence[str]) -> frozenset[str]:
     """
     numbers = {w for w in set(words) if w[0].isdigit() and len(w) > 1}
     names = {m.group().casefold() for m in _NAME.finditer(text)}
-    return frozenset(numbers | names)
+    return np.unique(hash_words(list(numbers | names)))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Fingerprint:
-    """What the later stages know of a story. ``words`` is the text (the title when there is no
-    body); ``content`` the hashes of its content words in order, at ``content_positions``; the
-    sets (shingles, lead, title) are sorted unique uint64 hashes."""
+    """What the later stages know of a story, without its text.
 
-    story: Story
-    words: tuple[str, ...]
-    display: tuple[str, ...]
-    title_words: tuple[str, ...]
+    ``tokens`` holds one hash per word of the text (the title when there is no body), in order,
+    with the top bit set on content words; ``facts`` the sorted hashes of its numbers and names.
+    """
+
+    id: str
+    title: str
+    title_text: str
+    tokens: np.ndarray
     truncated: bool
-    text_key: str
-    shingles: np.ndarray
-    content: np.ndarray
-    content_positions: np.ndarray
-    lead: np.ndarray
-    title: np.ndarray
-    facts: frozenset[str]
+    headline_only: bool
+    text_key: bytes
+    facts: np.ndarray
     published: datetime | None
-
-    @property
-    def id(self) -> str:
-        return self.story.id
+    topic_words: tuple[str, ...]
 
     @property
     def size(self) -> int:
-        return len(self.words)
+        return len(self.tokens)
+
+    def shingles(self, settings: Settings) -> np.ndarray:
+        return shingle_hashes(self.tokens & _HASH_BITS, settings.shingle_size)
+
+    def content(self) -> tuple[np.ndarray, np.ndarray]:
+        """The content words' hashes, in order, and their positions in the text."""
+        positions = np.flatnonzero(self.tokens & _CONTENT_BIT)
+        return self.tokens[positions] & _HASH_BITS, positions
+
+    def lead(self, window: int) -> np.ndarray:
+        """The content words among the first ``window`` words, as a set."""
+        head = self.tokens[:window]
+        return np.unique(head[(head & _CONTENT_BIT) != 0] & _HASH_BITS)
+
+    def title_set(self) -> np.ndarray:
+        words = self.title_text.split()
+        return np.unique(hash_words([w for w in words if is_content(w)] or words))
 
 
 def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
     body = tokenize(story.body, settings.max_tokens)
     title = tokenize(story.title, settings.max_tokens)
     text = body if body.words else title
-    word_hashes = hash_words(text.words)
+    tokens = hash_words(text.words)
     content_words = [w for w in set(text.words) if is_content(w)]
-    positions = np.flatnonzero(np.isin(word_hashes, hash_words(content_words)))
-    content = word_hashes[positions]
-    title_content = [w for w in title.words if is_content(w)] or list(title.words)
+    tokens[np.isin(tokens, hash_words(content_words))] |= _CONTENT_BIT
+    title_text = normalized_text(title.words)
     text_key = hashlib.blake2b(
-        (normalized_text(title.words) + "\n" + normalized_text(body.words)).encode("utf-8"),
-        digest_size=16,
-    ).hexdigest()
+        (title_text + "\n" + normalized_text(body.words)).encode("utf-8"), digest_size=16
+    ).digest()
+    lead = [w for w in text.words[: _TOPIC_WORDS * 2] if is_content(w)][:_TOPIC_WORDS]
+    topic_words = [w for w in title.words if is_content(w)] + lead if body.words else lead
     return Fingerprint(
-        story=story,
-        words=text.words,
-        display=text.display,
-        title_words=title.words,
+        id=story.id,
+        title=story.title,
+        title_text=title_text,
+        tokens=tokens,
         truncated=body.truncated,
+        headline_only=not body.words,
         text_key=text_key,
-        shingles=shingle_hashes(word_hashes, settings.shingle_size),
-        content=content,
-        content_positions=positions,
-        lead=np.unique(content[positions < settings.lead_tokens]),
-        title=np.unique(hash_words(title_content)),
         facts=facts_of(body.text or title.text, title.words + body.words),
         published=story.published_at(),
+        topic_words=tuple(map(sys.intern, topic_words)),
     )
 
 

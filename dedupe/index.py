@@ -9,7 +9,7 @@ and the streaming path (look keys up in a ``Storage``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,16 +23,18 @@ from dedupe.story import Story
 @dataclass(frozen=True, slots=True)
 class Channel:
     name: str
-    attribute: str
+    members: Callable[[Fingerprint, Settings], np.ndarray]
     bands: int
     rows: int
 
 
 def channels(settings: Settings) -> tuple[Channel, ...]:
     return (
-        Channel("text", "shingles", settings.text_bands, settings.text_rows),
-        Channel("lead", "lead", settings.lead_bands, settings.lead_rows),
-        Channel("title", "title", settings.title_bands, settings.title_rows),
+        Channel("text", Fingerprint.shingles, settings.text_bands, settings.text_rows),
+        Channel(
+            "lead", lambda fp, s: fp.lead(s.lead_tokens), settings.lead_bands, settings.lead_rows
+        ),
+        Channel("title", lambda fp, s: fp.title_set(), settings.title_bands, settings.title_rows),
     )
 
 
@@ -44,7 +46,7 @@ def band_keys(fps: Sequence[Fingerprint], settings: Settings) -> np.ndarray:
     """
     columns = []
     for number, channel in enumerate(channels(settings)):
-        sets = [getattr(fp, channel.attribute) for fp in fps]
+        sets = [channel.members(fp, settings) for fp in fps]
         width = channel.bands * channel.rows
         sigs = signatures(sets, settings.num_perm, settings.seed)[:, :width].astype(np.uint64)
         empty = np.array([len(s) == 0 for s in sets], dtype=bool)
@@ -66,33 +68,33 @@ def band_keys(fps: Sequence[Fingerprint], settings: Settings) -> np.ndarray:
 def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
     """Pairs (i, j), i < j, of rows that share any band key: an (m, 2) int64 array, sorted, unique.
 
-    A bucket larger than ``max_bucket`` is a stock phrase or template shared by many stories; its
+    One band at a time, so the working memory is a few vectors of n, not the whole matrix. A
+    bucket larger than ``max_bucket`` is a stock phrase or template shared by many stories; its
     members are paired only with its first ``max_bucket`` members, so the cost stays linear.
     """
     n = keys.shape[0]
-    flat = keys.ravel()
-    rows = np.repeat(np.arange(n, dtype=np.int64), keys.shape[1])
-    present = flat != 0
-    flat, rows = flat[present], rows[present]
-    order = np.argsort(flat, kind="stable")
-    flat, rows = flat[order], rows[order]
-    starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]]))
-    lengths = np.diff(np.concatenate([starts, [len(flat)]]))
-    found = []
-    twos = starts[lengths == 2]
-    found.append(np.stack([rows[twos], rows[twos + 1]], axis=1))
-    for start, length in zip(starts[lengths > 2], lengths[lengths > 2], strict=True):
-        members = rows[start : start + length]
-        if length <= max_bucket:
-            i, j = np.triu_indices(length, 1)
-        else:
-            i = np.repeat(np.arange(max_bucket), length - np.arange(1, max_bucket + 1))
-            j = np.concatenate([np.arange(k + 1, length) for k in range(max_bucket)])
-        found.append(np.stack([members[i], members[j]], axis=1))
-    pairs = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    pairs.sort(axis=1)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs
+    found: list[np.ndarray] = []
+    for column in keys.T:
+        rows = np.flatnonzero(column)
+        ordered = column[rows]
+        order = np.argsort(ordered, kind="stable")
+        ordered, rows = ordered[order], rows[order]
+        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        lengths = np.diff(np.concatenate([starts, [len(ordered)]]))
+        twos = starts[lengths == 2]
+        found.append(rows[twos] * n + rows[twos + 1])
+        for start, length in zip(starts[lengths > 2], lengths[lengths > 2], strict=True):
+            members = rows[start : start + length]
+            if length <= max_bucket:
+                i, j = np.triu_indices(length, 1)
+            else:
+                i = np.repeat(np.arange(max_bucket), length - np.arange(1, max_bucket + 1))
+                j = np.concatenate([np.arange(k + 1, length) for k in range(max_bucket)])
+            found.append(members[i] * n + members[j])
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // n, codes % n], axis=1)
 
 
 class Index:
@@ -114,9 +116,9 @@ class Index:
             ids.add(fp.id)
         return self.storage.get(sorted(ids))
 
-    def add(self, fps: Sequence[Fingerprint]) -> list[int | None]:
-        """Store each story under its keys: its sequence number, or None if its id was held.
-        One batch for all of them, so a bulk load commits once, not once per story."""
+    def add(self, fps: Sequence[Fingerprint], stories: Sequence[Story]) -> list[int | None]:
+        """Store each story under the keys of its fingerprint: its sequence number, or None if
+        its id was held. One batch for all, so a bulk load commits once, not once per story."""
         keys = band_keys(fps, self.settings)
-        rows = zip(fps, keys, strict=True)
-        return self.storage.add_many([(fp.story, self._keys(row)) for fp, row in rows])
+        rows = zip(stories, keys, strict=True)
+        return self.storage.add_many([(story, self._keys(row)) for story, row in rows])

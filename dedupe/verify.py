@@ -8,6 +8,7 @@ and is rejected.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
@@ -15,8 +16,9 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from dedupe.fingerprint import Fingerprint
+from dedupe.normalize import tokenize
 from dedupe.settings import Settings
-from dedupe.story import Evidence, Pair, Relation
+from dedupe.story import Evidence, Pair, Relation, Story
 
 # Evidence passages are searched in the first tokens only: SequenceMatcher is quadratic at worst.
 _PASSAGE_WINDOW = 3000
@@ -41,20 +43,19 @@ def lead_containment(short: Fingerprint, full: Fingerprint, settings: Settings) 
     The lead window grows with the short story (twice its length), since a longer excerpt reaches
     further into its article.
     """
-    words = np.unique(short.content)
+    words = np.unique(short.content()[0])
     if not len(words):
         return 0.0
-    window = max(settings.lead_tokens, 2 * short.size)
-    lead = np.unique(full.content[full.content_positions < window])
+    lead = full.lead(max(settings.lead_tokens, 2 * short.size))
     return _overlap(words, lead) / len(words)
 
 
 def fact_agreement(a: Fingerprint, b: Fingerprint) -> float:
     """Share of the facts of the story with fewer facts that the other one also reports."""
     fewer, more = sorted((a.facts, b.facts), key=len)
-    if not fewer:
+    if not len(fewer):
         return 1.0
-    return len(fewer & more) / len(fewer)
+    return _overlap(fewer, more) / len(fewer)
 
 
 def days_apart(a: Fingerprint, b: Fingerprint) -> float | None:
@@ -65,15 +66,15 @@ def days_apart(a: Fingerprint, b: Fingerprint) -> float | None:
 
 def measure(a: Fingerprint, b: Fingerprint, settings: Settings) -> Measures:
     """``a`` is the fuller story, ``b`` the shorter one."""
-    shared = _overlap(a.shingles, b.shingles)
-    union = len(a.shingles) + len(b.shingles) - shared
-    smaller = min(len(a.shingles), len(b.shingles))
-    titles = fuzz.token_sort_ratio(" ".join(a.title_words), " ".join(b.title_words))
+    a_shingles, b_shingles = a.shingles(settings), b.shingles(settings)
+    shared = _overlap(a_shingles, b_shingles)
+    union = len(a_shingles) + len(b_shingles) - shared
+    smaller = min(len(a_shingles), len(b_shingles))
     return Measures(
         jaccard=shared / union if union else 0.0,
         containment=shared / smaller if smaller else 0.0,
         lead_containment=lead_containment(b, a, settings),
-        title_similarity=float(titles),
+        title_similarity=float(fuzz.token_sort_ratio(a.title_text, b.title_text)),
         fact_agreement=fact_agreement(a, b),
         days_apart=days_apart(a, b),
     )
@@ -104,25 +105,11 @@ def decide(
         return "syndicated", max(m.containment, m.jaccard)
     if is_teaser:
         return "teaser", m.lead_containment
-    headline_only = not a.story.body.strip() or not b.story.body.strip()
     if m.title_similarity >= settings.title_similarity and (
-        headline_only or m.lead_containment >= settings.teaser_lead_containment
+        a.headline_only or b.headline_only or m.lead_containment >= settings.teaser_lead_containment
     ):
         return "syndicated", m.title_similarity / 100
     return None
-
-
-def shared_passages(a: Fingerprint, b: Fingerprint, settings: Settings) -> tuple[str, ...]:
-    """The longest runs of words the two texts share, longest first, as written in ``a``."""
-    left, right = a.words[:_PASSAGE_WINDOW], b.words[:_PASSAGE_WINDOW]
-    blocks = SequenceMatcher(None, left, right, autojunk=False).get_matching_blocks()
-    blocks = sorted(
-        (blk for blk in blocks if blk.size >= settings.shared_min_tokens),
-        key=lambda blk: (-blk.size, blk.a),
-    )
-    return tuple(
-        " ".join(a.display[k.a : k.a + k.size]) for k in blocks[: settings.shared_passages]
-    )
 
 
 def order(x: Fingerprint, y: Fingerprint) -> tuple[Fingerprint, Fingerprint]:
@@ -131,16 +118,27 @@ def order(x: Fingerprint, y: Fingerprint) -> tuple[Fingerprint, Fingerprint]:
 
 
 def verify(x: Fingerprint, y: Fingerprint, settings: Settings) -> Pair | None:
+    """The pair's relation and evidence, or None. Shared passages need the texts: ``explain``."""
     a, b = order(x, y)
     m = measure(a, b, settings)
     decision = decide(a, b, m, settings)
     if decision is None:
         return None
     relation, score = decision
-    evidence = Evidence(
-        title_similarity=m.title_similarity,
-        containment=m.containment,
-        jaccard=m.jaccard,
-        shared=shared_passages(a, b, settings),
-    )
+    evidence = Evidence(m.title_similarity, m.containment, m.jaccard)
     return Pair(a=a.id, b=b.id, relation=relation, score=score, evidence=evidence)
+
+
+def explain(pair: Pair, a: Story, b: Story, settings: Settings) -> Pair:
+    """The pair with its evidence's longest shared passages, as written in ``a``."""
+    left = tokenize(a.body or a.title, _PASSAGE_WINDOW)
+    right = tokenize(b.body or b.title, _PASSAGE_WINDOW)
+    matcher = SequenceMatcher(None, left.words, right.words, autojunk=False)
+    blocks = sorted(
+        (blk for blk in matcher.get_matching_blocks() if blk.size >= settings.shared_min_tokens),
+        key=lambda blk: (-blk.size, blk.a),
+    )
+    shared = tuple(
+        " ".join(left.display[k.a : k.a + k.size]) for k in blocks[: settings.shared_passages]
+    )
+    return replace(pair, evidence=replace(pair.evidence, shared=shared))

@@ -36,10 +36,10 @@ def test_large_buckets_cost_linear_pairs():
 
 def test_streaming_index_finds_stored_copies():
     index = Index(MemoryStorage(), SETTINGS)
-    assert index.add(fingerprint([HARBOUR, RAIL], SETTINGS)) == [1, 2]
-    assert index.add(fingerprint([HARBOUR], SETTINGS)) == [None]
+    assert index.add(fingerprint([HARBOUR, RAIL], SETTINGS), [HARBOUR, RAIL]) == [1, 2]
+    assert index.add(fingerprint([HARBOUR], SETTINGS), [HARBOUR]) == [None]
     teaser = fingerprint([HARBOUR_TEASER], SETTINGS)[0]
     assert [s.id for s in index.candidates(teaser)] == ["harbour"]
-    assert index.add([teaser]) == [3]
+    assert index.add([teaser], [HARBOUR_TEASER]) == [3]
     assert [s.id for s in index.candidates(teaser, before=1)] == []
     assert [s.id for s in index.candidates(teaser, before=3)] == ["harbour"]

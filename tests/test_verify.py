@@ -1,7 +1,7 @@
 from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
 from dedupe.story import Story
-from dedupe.verify import verify
+from dedupe.verify import explain, verify
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
 
 SETTINGS = Settings()
@@ -10,7 +10,10 @@ SETTINGS = Settings()
 def relation(x: Story, y: Story):
     a, b = fingerprint([x, y], SETTINGS)
     pair = verify(a, b, SETTINGS)
-    return (pair.relation, pair) if pair else (None, None)
+    if pair is None:
+        return None, None
+    by_id = {x.id: x, y.id: y}
+    return pair.relation, explain(pair, by_id[pair.a], by_id[pair.b], SETTINGS)
 
 
 def test_exact_copy():
