@@ -8,6 +8,7 @@ found the story already published, 2 usage or input error. Messages go to stderr
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -76,15 +77,15 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-def read_stories(
+@contextmanager
+def reading(
     inputs: Sequence[str], input_format: InputFormat | None, on_error: OnError
-) -> list[Story]:
-    """Every story of the inputs; skipped bad records are counted on stderr."""
+) -> Iterator[Iterator[Story]]:
+    """The stories of the inputs as a stream; bad input ends the command with exit 2, and
+    skipped bad records are counted on stderr at the end."""
     errors: list[InputError] = []
     try:
-        stories = list(
-            read(inputs, input_format.value if input_format else None, on_error.value, errors)
-        )
+        yield read(inputs, input_format.value if input_format else None, on_error.value, errors)
     except InputError as error:
         raise fail(str(error)) from None
     for error in errors[:10]:
@@ -93,7 +94,13 @@ def read_stories(
         stderr.print(
             f"dedupe: skipped {len(errors)} bad record(s) in all", markup=False, highlight=False
         )
-    return stories
+
+
+def read_stories(
+    inputs: Sequence[str], input_format: InputFormat | None, on_error: OnError
+) -> list[Story]:
+    with reading(inputs, input_format, on_error) as stories:
+        return list(stories)
 
 
 @contextmanager
@@ -114,7 +121,7 @@ class RateColumn(ProgressColumn):
 
 
 @contextmanager
-def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int], None] | None]:
     """A progress bar with stories per second, on a terminal only: piped runs stay quiet."""
     if not sys.stderr.isatty():
         yield None
@@ -157,11 +164,13 @@ def scan(
     on_error: Annotated[
         OnError, typer.Option("--on-error", help="Skip bad records (counted on stderr) or stop.")
     ] = OnError.skip,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 = one per core.")
+    ] = 1,
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
-    stories = read_stories(inputs, input_format, on_error)
-    detector = Detector()
-    with progress_bar(len(stories), "scanning") as advance:
+    detector = Detector(jobs=jobs or os.cpu_count() or 1)
+    with reading(inputs, input_format, on_error) as stories, progress_bar("scanning") as advance:
         report = detector.scan(stories, topics=topics, progress=advance)
     with output(out) as stream:
         write_report(report, fmt.value, stream)

@@ -14,12 +14,11 @@ import tempfile
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 
 import numpy as np
 
 from dedupe.fingerprint import Fingerprint, fingerprint, fingerprint_story
-from dedupe.group import group_pairs
+from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.index import Index, band_keys, candidate_pairs
 from dedupe.settings import Settings
 from dedupe.storage import open_storage
@@ -133,27 +132,14 @@ class Detector:
         fps, keys, places = self._fingerprint_all(stories, spill, progress)
         by_id = {fp.id: fp for fp in fps}
 
-        classes: defaultdict[bytes, list[Fingerprint]] = defaultdict(list)
-        for fp in fps:
-            classes[fp.text_key].append(fp)
-        fitness = self._fitness(set())
-        copies: dict[str, list[str]] = {}
-        reps: list[int] = []
-        position = {fp.id: number for number, fp in enumerate(fps)}
-        for same_text in classes.values():
-            rep = min(same_text, key=fitness)
-            reps.append(position[rep.id])
-            copies[rep.id] = sorted(fp.id for fp in same_text if fp is not rep)
-        reps.sort()
-
+        reps, copies = exact_copies(fps)
         pairs: list[Pair] = []
         for i, j in candidate_pairs(keys[reps], settings.max_bucket):
             pair = verify(fps[reps[i]], fps[reps[j]], settings)
             if pair is not None:
                 pairs.append(pair)
 
-        teasers = {p.b for p in pairs if p.relation == "teaser"}
-        fitness = self._fitness(teasers)
+        fitness = original_first({p.b for p in pairs if p.relation == "teaser"})
         groups, kept = group_pairs(pairs, copies, lambda i: fitness(by_id[i]))
         kept = tuple(
             explain(p, spill[places[p.a]], spill[places[p.b]], settings)
@@ -255,19 +241,6 @@ class Detector:
                     yield pending.popleft().get()
             while pending:
                 yield pending.popleft().get()
-
-    @staticmethod
-    def _fitness(teasers: set[str]) -> Callable[[Fingerprint], tuple]:
-        """How fit a story is to be its group's original, lowest first: not a teaser, earliest
-        published, fullest, then by id."""
-        latest = datetime.max.replace(tzinfo=UTC)
-
-        def key(fp: Fingerprint) -> tuple:
-            is_teaser = fp.truncated or fp.id in teasers
-            published = fp.published
-            return (is_teaser, published is None, published or latest, -fp.size, fp.id)
-
-        return key
 
     # --- one story at a time -----------------------------------------------------------------
 

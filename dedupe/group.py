@@ -9,11 +9,42 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime
 from typing import Any
 
+from dedupe.fingerprint import Fingerprint
 from dedupe.story import Evidence, Group, Member, Pair
 
 _COPY_RELATIONS = {"exact", "near-duplicate"}
+
+
+def original_first(teasers: AbstractSet[str]) -> Callable[[Fingerprint], tuple]:
+    """How fit a story is to be its group's original, lowest first: not a teaser, earliest
+    published, fullest, then by id."""
+    latest = datetime.max.replace(tzinfo=UTC)
+
+    def key(fp: Fingerprint) -> tuple:
+        is_teaser = fp.truncated or fp.id in teasers
+        return (is_teaser, fp.published is None, fp.published or latest, -fp.size, fp.id)
+
+    return key
+
+
+def exact_copies(fps: Sequence[Fingerprint]) -> tuple[list[int], dict[str, list[str]]]:
+    """One representative per distinct text, the fittest to be an original (positions in
+    ``fps``, ascending), and the ids of the other stories with exactly its text."""
+    classes: defaultdict[bytes, list[int]] = defaultdict(list)
+    for number, fp in enumerate(fps):
+        classes[fp.text_key].append(number)
+    fitness = original_first(set())
+    reps: list[int] = []
+    copies: dict[str, list[str]] = {}
+    for numbers in classes.values():
+        rep = min(numbers, key=lambda n: fitness(fps[n]))
+        reps.append(rep)
+        copies[fps[rep].id] = sorted(fps[n].id for n in numbers if n != rep)
+    return sorted(reps), copies
 
 
 def _merge_groups(ids: Sequence[str], pairs: Sequence[Pair]) -> list[list[str]]:
