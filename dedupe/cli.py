@@ -7,11 +7,14 @@ found the story already published, 2 usage or input error. Messages go to stderr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -33,6 +36,7 @@ from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
 from dedupe.report import write_report, write_verdicts
+from dedupe.storage import StorageError
 from dedupe.story import Story
 
 app = typer.Typer(
@@ -72,8 +76,13 @@ InputFormatOption = Annotated[
 ]
 
 
+def say(message: str) -> None:
+    """A message on stderr, unwrapped: file names and paths must stay whole."""
+    typer.echo(f"dedupe: {message}", err=True)
+
+
 def fail(message: str) -> typer.Exit:
-    stderr.print(f"dedupe: error: {message}", markup=False, highlight=False)
+    say(f"error: {message}")
     return typer.Exit(EXIT_USAGE)
 
 
@@ -89,11 +98,9 @@ def reading(
     except InputError as error:
         raise fail(str(error)) from None
     for error in errors[:10]:
-        stderr.print(f"dedupe: skipped {error}", markup=False, highlight=False)
+        say(f"skipped {error}")
     if errors:
-        stderr.print(
-            f"dedupe: skipped {len(errors)} bad record(s) in all", markup=False, highlight=False
-        )
+        say(f"skipped {len(errors)} bad record(s) in all")
 
 
 def read_stories(
@@ -176,25 +183,141 @@ def scan(
         write_report(report, fmt.value, stream)
 
 
+IndexOption = Annotated[
+    str | None,
+    typer.Option(
+        "--index",
+        "-i",
+        help="A SQLite file (created if missing) or a redis:// URL.",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def opened(index: str | None, jobs: int = 1) -> Iterator[Detector]:
+    """A detector on an index; an index that cannot be used ends the command with exit 2."""
+    try:
+        with Detector(index=index, jobs=jobs) as detector:
+            yield detector
+    except StorageError as error:
+        raise fail(str(error)) from None
+
+
 @app.command()
 def check(
     drafts: Annotated[list[str], typer.Argument(help="The draft(s): files, or - for stdin.")],
     against: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option("--against", "-a", help="What was already published: files or folders."),
-    ],
+    ] = None,
+    index: IndexOption = None,
+    add: Annotated[
+        bool, typer.Option("--add", help="Add each new draft to the index, in the same step.")
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
     out: OutputOption = None,
     input_format: InputFormatOption = None,
 ) -> None:
     """Check drafts against what was published: exit 1 if any was, 0 if all are new."""
-    corpus = read_stories(against, None, OnError.skip)
+    if (against is None) == (index is None):
+        raise fail("say what to check against: --against FILES or --index INDEX (one of them)")
+    if add and index is None:
+        raise fail("--add needs --index: there is nothing to add the draft to")
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
-    detector = Detector()
-    detector.add_many(corpus)
-    verdicts = [detector.check(story) for story in stories]
+    with opened(index) as detector:
+        if against is not None:
+            with reading(against, None, OnError.skip) as corpus:
+                detector.add_many(corpus)
+        if add:
+            verdicts = [detector.add(story, only_new=True) for story in stories]
+        else:
+            verdicts = [detector.check(story) for story in stories]
     with output(out) as stream:
         write_verdicts(verdicts, fmt.value, stream)
     raise typer.Exit(EXIT_PUBLISHED if any(v.is_duplicate for v in verdicts) else EXIT_NEW)
+
+
+index_app = typer.Typer(
+    help="Build and keep the index of what was published.", no_args_is_help=True
+)
+app.add_typer(index_app, name="index")
+RequiredIndex = Annotated[
+    str, typer.Option("--index", "-i", help="A SQLite file or a redis:// URL.", show_default=False)
+]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@index_app.command("add")
+def index_add(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.")],
+    index: RequiredIndex,
+    input_format: InputFormatOption = None,
+    on_error: Annotated[
+        OnError, typer.Option("--on-error", help="Skip bad records (counted on stderr) or stop.")
+    ] = OnError.skip,
+) -> None:
+    """Add published stories to the index in bulk (without checking them)."""
+    with (
+        opened(index) as detector,
+        reading(inputs, input_format, on_error) as stories,
+        progress_bar("indexing") as advance,
+    ):
+        added = detector.add_many(_counted(stories, advance))
+        held = len(detector.index_.storage)
+    say(f"added {added} stories; the index holds {held}")
+
+
+def _counted(stories: Iterator[Story], advance: Callable[[int], None] | None) -> Iterator[Story]:
+    for story in stories:
+        if advance is not None:
+            advance(1)
+        yield story
+
+
+@index_app.command("stats")
+def index_stats(index: RequiredIndex, fmt: FormatOption = OutputFormat.table) -> None:
+    """What the index holds: stories, the oldest and newest, and its size."""
+    with opened(index) as detector:
+        stats = detector.stats()
+    record = {
+        "stories": stats.stories,
+        "oldest": stats.oldest,
+        "newest": stats.newest,
+        "bytes": stats.bytes,
+        "bytes_per_story": round(stats.bytes / stats.stories) if stats.stories else None,
+    }
+    if fmt in (OutputFormat.json, OutputFormat.jsonl):
+        typer.echo(json.dumps(record))
+    else:
+        for name, value in record.items():
+            typer.echo(f"{name:>16}  {'' if value is None else value}")
+
+
+@index_app.command("remove")
+def index_remove(
+    ids: Annotated[list[str], typer.Argument(help="Ids of the stories to forget.")],
+    index: RequiredIndex,
+) -> None:
+    """Forget stories by id."""
+    with opened(index) as detector:
+        removed = detector.remove(ids)
+    say(f"removed {removed} of {len(ids)} stories")
+
+
+@index_app.command("prune")
+def index_prune(
+    index: RequiredIndex,
+    older_than: Annotated[str, typer.Option("--older-than", help="An age such as 30d, 12h or 2w.")],
+) -> None:
+    """Forget the stories published (else added) longer ago than an age."""
+    match = _DURATION.match(older_than)
+    if match is None:
+        raise fail(f"--older-than takes an age such as 30d, 12h or 2w, not {older_than!r}")
+    age = timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+    with opened(index) as detector:
+        removed = detector.prune(datetime.now(UTC) - age)
+    say(f"pruned {removed} stories older than {older_than}")

@@ -14,6 +14,7 @@ import tempfile
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from dedupe.fingerprint import Fingerprint, fingerprint, fingerprint_story
 from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.index import Index, band_keys, candidate_pairs
 from dedupe.settings import Settings
-from dedupe.storage import open_storage
+from dedupe.storage import IndexStats, open_storage
 from dedupe.story import Match, Pair, Report, Story, Topic, Verdict
 from dedupe.verify import explain, verify
 
@@ -277,6 +278,30 @@ class Detector:
                 added += self._store(batch)
                 batch = []
         return added + self._store(batch)
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Forget stories by id; how many were held."""
+        return self.index_.storage.remove(ids)
+
+    def prune(self, before: datetime) -> int:
+        """Forget the stories published (else added) before ``before``: copies matter within a
+        time window, and an index of news need not grow forever."""
+        return self.index_.storage.prune(before)
+
+    def stats(self) -> IndexStats:
+        return self.index_.storage.stats()
+
+    def close(self) -> None:
+        """Release the index's connections; what it holds stays."""
+        if self._index is not None:
+            self._index.storage.close()
+            self._index = None
+
+    def __enter__(self) -> Detector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _store(self, stories: list[Story]) -> int:
         if not stories:

@@ -82,15 +82,16 @@ def shingle_hashes(word_hashes: np.ndarray, size: int) -> np.ndarray:
     return np.unique(mix64(combined).astype(np.uint32))
 
 
-def facts_of(text: str, words: Sequence[str]) -> np.ndarray:
-    """Numbers (two digits or more, or decimals) and names: what a story reports, not its wording.
+def facts_of(text: str, words: Sequence[str]) -> tuple[np.ndarray, bool]:
+    """Numbers (two digits or more, or decimals) and names: what a story reports, not its wording;
+    and whether the text names anyone.
 
     ``text`` is cleaned running text: names come from it only, since a headline in title case
     capitalises every word. Number tokens are all digits, with a decimal point at most.
     """
     numbers = {w for w in set(words) if w[0].isdigit() and len(w) > 1}
     names = {m.group().casefold() for m in _NAME.finditer(text)}
-    return np.unique(hash_words(list(numbers | names)))
+    return np.unique(hash_words(list(numbers | names))), bool(names)
 
 
 @dataclass(slots=True, eq=False)
@@ -98,7 +99,8 @@ class Fingerprint:
     """What the later stages know of a story, without its text.
 
     ``tokens`` holds one hash per word of the text (the title when there is no body), in order,
-    with the top bit set on content words; ``facts`` the sorted hashes of its numbers and names.
+    with the top bit set on content words; ``facts`` the sorted hashes of its numbers and names,
+    ``named`` whether its running text names anyone.
     """
 
     id: str
@@ -109,6 +111,7 @@ class Fingerprint:
     headline_only: bool
     text_key: bytes
     facts: np.ndarray
+    named: bool
     published: datetime | None
     topic_words: tuple[str, ...]
 
@@ -147,6 +150,7 @@ def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
     ).digest()
     lead = [w for w in text.words[: _TOPIC_WORDS * 2] if is_content(w)][:_TOPIC_WORDS]
     topic_words = [w for w in title.words if is_content(w)] + lead if body.words else lead
+    facts, named = facts_of(body.text or title.text, title.words + body.words)
     return Fingerprint(
         id=story.id,
         title=story.title,
@@ -155,7 +159,8 @@ def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
         truncated=body.truncated,
         headline_only=not body.words,
         text_key=text_key,
-        facts=facts_of(body.text or title.text, title.words + body.words),
+        facts=facts,
+        named=named,
         published=story.published_at(),
         topic_words=tuple(map(sys.intern, topic_words)),
     )

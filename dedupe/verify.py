@@ -92,6 +92,7 @@ def decide(
         return None
     if (
         b.size < settings.short_story_tokens
+        and not b.named
         and m.title_similarity < settings.short_story_title_similarity
     ):
         return None

@@ -36,7 +36,9 @@ def test_signatures_use_datasketch_permutations():
 
 def test_facts_are_numbers_and_names_in_running_text():
     text = "Nevertheless, the council led by Mirela Kostic approved 1.2 billion for 14 cranes."
-    facts = set(facts_of(text, tokenize(text).words))
+    facts, named = facts_of(text, tokenize(text).words)
+    facts = set(facts)
+    assert named
     assert set(hash_words(["mirela", "kostic", "1.2", "14"])) <= facts
     assert hash_words(["nevertheless"])[0] not in facts
 
