@@ -127,3 +127,47 @@ def test_undecodable_input_is_refused_clearly(tmp_path):
     result = run("scan", str(junk), "--on-error", "fail")
     assert result.returncode == 2 and "junk.bin" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_index_commands_and_check_with_add(tmp_path):
+    index = str(tmp_path / "published.sqlite")
+    corpus = jsonl(tmp_path / "published.jsonl", [HARBOUR, RAIL])
+    added = run("index", "add", corpus, "--index", index)
+    assert added.returncode == 0 and "added 2" in added.stderr
+    stats = json.loads(run("index", "stats", "--index", index, "--format", "json").stdout)
+    assert stats["stories"] == 2 and stats["bytes"] > 0
+
+    teaser = jsonl(tmp_path / "teaser.jsonl", [HARBOUR_TEASER])
+    assert run("check", teaser, "--index", index, "--add").returncode == 1
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps({"id": "lib", "title": "Council opens new library", "body": "The town council opened a library with 40,000 books on Saturday."}))
+    assert run("check", str(draft), "--index", index, "--add").returncode == 0
+    # Added in the same step: offered again, it is already published.
+    assert run("check", str(draft), "--index", index).returncode == 1
+    assert json.loads(run("index", "stats", "--index", index, "-f", "json").stdout)["stories"] == 3
+
+    removed = run("index", "remove", "lib", "rail", "--index", index)
+    assert removed.returncode == 0 and "removed 2 of 2" in removed.stderr
+    assert run("index", "prune", "--older-than", "0s", "--index", index).returncode == 0
+    assert json.loads(run("index", "stats", "--index", index, "-f", "json").stdout)["stories"] == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["index", "prune", "--older-than", "soon", "--index", "x.sqlite"],
+        ["check", "seeds/feed-page.txt", "--add", "--against", "seeds/feed-page.txt"],
+        ["check", "seeds/feed-page.txt", "--index", "no/such/folder/x.sqlite"],
+    ],
+)
+def test_index_usage_errors_exit_2(args):
+    result = run(*args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_a_foreign_file_is_not_taken_for_an_index(tmp_path):
+    foreign = tmp_path / "notes.sqlite"
+    foreign.write_bytes(b"not a database at all" * 100)
+    result = run("index", "stats", "--index", str(foreign))
+    assert result.returncode == 2 and "notes.sqlite" in result.stderr
+    assert foreign.read_bytes() == b"not a database at all" * 100
