@@ -36,6 +36,9 @@ _POSITION_MULTIPLIERS = np.array(
 # A name is a capitalised word inside a sentence (after a lower-case word, a digit or a comma), so
 # that sentence-initial words ("Nevertheless") are not taken for names.
 _NAME = regex.compile(r"(?<=[\p{Ll}\p{Nd},;:]\s+)\p{Lu}[\p{L}\p{M}'-]*\p{L}")
+# A text "names" its subject when it has this many distinct names: a dividend notice or a price
+# line has only its dates ("Pay April 15 Record March 31").
+_NAMED = 3
 # Topics read a story's title and the content words of its lead: enough to say what it is about.
 _TOPIC_WORDS = 60
 
@@ -82,16 +85,16 @@ def shingle_hashes(word_hashes: np.ndarray, size: int) -> np.ndarray:
     return np.unique(mix64(combined).astype(np.uint32))
 
 
-def facts_of(text: str, words: Sequence[str]) -> tuple[np.ndarray, bool]:
-    """Numbers (two digits or more, or decimals) and names: what a story reports, not its wording;
-    and whether the text names anyone.
+def facts_of(text: str, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """What a story reports, not its wording: the hashes of its numbers (two digits or more, or
+    decimals) and of its names.
 
     ``text`` is cleaned running text: names come from it only, since a headline in title case
     capitalises every word. Number tokens are all digits, with a decimal point at most.
     """
-    numbers = {w for w in set(words) if w[0].isdigit() and len(w) > 1}
-    names = {m.group().casefold() for m in _NAME.finditer(text)}
-    return np.unique(hash_words(list(numbers | names))), bool(names)
+    numbers = [w for w in set(words) if w[0].isdigit() and len(w) > 1]
+    names = list({m.group().casefold() for m in _NAME.finditer(text)})
+    return np.unique(hash_words(numbers)), np.unique(hash_words(names))
 
 
 @dataclass(slots=True, eq=False)
@@ -99,8 +102,8 @@ class Fingerprint:
     """What the later stages know of a story, without its text.
 
     ``tokens`` holds one hash per word of the text (the title when there is no body), in order,
-    with the top bit set on content words; ``facts`` the sorted hashes of its numbers and names,
-    ``named`` whether its running text names anyone.
+    with the top bit set on content words; ``numbers`` and ``names`` the sorted hashes of its
+    facts.
     """
 
     id: str
@@ -110,14 +113,21 @@ class Fingerprint:
     truncated: bool
     headline_only: bool
     text_key: bytes
-    facts: np.ndarray
-    named: bool
+    numbers: np.ndarray
+    names: np.ndarray
     published: datetime | None
     topic_words: tuple[str, ...]
 
     @property
     def size(self) -> int:
         return len(self.tokens)
+
+    @property
+    def named(self) -> bool:
+        """Whether the text names its subject: a dividend notice or a price line names only its
+        dates ("Pay April 15 Record March 31"), an article or its teaser several people, places
+        or bodies."""
+        return len(self.names) >= _NAMED
 
     def shingles(self, settings: Settings) -> np.ndarray:
         return shingle_hashes(self.tokens & _HASH_BITS, settings.shingle_size)
@@ -150,7 +160,7 @@ def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
     ).digest()
     lead = [w for w in text.words[: _TOPIC_WORDS * 2] if is_content(w)][:_TOPIC_WORDS]
     topic_words = [w for w in title.words if is_content(w)] + lead if body.words else lead
-    facts, named = facts_of(body.text or title.text, title.words + body.words)
+    numbers, names = facts_of(body.text or title.text, title.words + body.words)
     return Fingerprint(
         id=story.id,
         title=story.title,
@@ -159,8 +169,8 @@ def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
         truncated=body.truncated,
         headline_only=not body.words,
         text_key=text_key,
-        facts=facts,
-        named=named,
+        numbers=numbers,
+        names=names,
         published=story.published_at(),
         topic_words=tuple(map(sys.intern, topic_words)),
     )

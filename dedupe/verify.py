@@ -29,7 +29,8 @@ class Measures(NamedTuple):
     containment: float
     lead_containment: float
     title_similarity: float
-    fact_agreement: float
+    number_agreement: float
+    name_agreement: float
     days_apart: float | None
 
 
@@ -50,9 +51,9 @@ def lead_containment(short: Fingerprint, full: Fingerprint, settings: Settings) 
     return _overlap(words, lead) / len(words)
 
 
-def fact_agreement(a: Fingerprint, b: Fingerprint) -> float:
-    """Share of the facts of the story with fewer facts that the other one also reports."""
-    fewer, more = sorted((a.facts, b.facts), key=len)
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the smaller set of facts that the other story also reports; 1 with none."""
+    fewer, more = sorted((a, b), key=len)
     if not len(fewer):
         return 1.0
     return _overlap(fewer, more) / len(fewer)
@@ -75,7 +76,8 @@ def measure(a: Fingerprint, b: Fingerprint, settings: Settings) -> Measures:
         containment=shared / smaller if smaller else 0.0,
         lead_containment=lead_containment(b, a, settings),
         title_similarity=float(fuzz.token_sort_ratio(a.title_text, b.title_text)),
-        fact_agreement=fact_agreement(a, b),
+        number_agreement=agreement(a.numbers, b.numbers),
+        name_agreement=agreement(a.names, b.names),
         days_apart=days_apart(a, b),
     )
 
@@ -86,7 +88,7 @@ def decide(
     """The relation and score of an ordered pair (``a`` fuller), or None when it is no copy."""
     if a.text_key == b.text_key:
         return "exact", 1.0
-    if m.fact_agreement < settings.fact_agreement:
+    if m.number_agreement < settings.number_agreement or m.name_agreement < settings.name_agreement:
         return None
     if m.days_apart is not None and m.days_apart > settings.window_days:
         return None
@@ -96,8 +98,15 @@ def decide(
         and m.title_similarity < settings.short_story_title_similarity
     ):
         return None
-    is_short = b.truncated or b.size <= settings.teaser_max_ratio * a.size
-    is_teaser = is_short and m.lead_containment >= settings.teaser_lead_containment
+    # A teaser is an excerpt of an article's lead, so the article must be longer than a lead.
+    is_short = b.truncated or (
+        b.size <= settings.teaser_max_tokens and b.size <= settings.teaser_max_ratio * a.size
+    )
+    is_teaser = (
+        is_short
+        and a.size > settings.lead_tokens
+        and m.lead_containment >= settings.teaser_lead_containment
+    )
     if m.jaccard >= settings.near_duplicate_jaccard:
         return "near-duplicate", m.jaccard
     if m.containment >= settings.syndicated_containment or m.jaccard >= settings.syndicated_jaccard:

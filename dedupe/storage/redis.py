@@ -34,6 +34,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from string import Template
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -70,7 +71,26 @@ _BACKOFF_CAP = 3.0
 RETRIES = 8
 _LOGIN_REFUSED = (AuthenticationError, AuthorizationError)
 
-_ADD = """
+# Defined in the scripts that turn a stored key into its bucket and posting.
+_POSTING = Template("""
+-- The bucket of the 8-byte key at byte j of s (its top $bits bits) and its posting: the
+-- other $suffix bits in 6 bytes, then the 4-byte sequence number.
+local function posting(s, j, seq)
+  local a, b, c = string.byte(s, j, j + 2)
+  local bucket = a * $a + b * $b + math.floor(c / $c)
+  return bucket, string.char(c % $c) .. string.sub(s, j + 3, j + 7) .. seq
+end
+""").substitute(
+    bits=64 - _SUFFIX_BITS,
+    suffix=_SUFFIX_BITS,
+    a=2 ** (56 - _SUFFIX_BITS),
+    b=2 ** (48 - _SUFFIX_BITS),
+    c=2 ** (_SUFFIX_BITS - 40),
+)
+
+_ADD = (
+    _POSTING
+    + """
 -- KEYS: next, rec, keys, ids, time, try; ARGV: bucket prefix, then for each story its
 -- id, record, moment and packed band keys.
 local given, fresh = {}, {}
@@ -92,9 +112,8 @@ for i = 2, #ARGV, 4 do
     redis.call('HSET', KEYS[4], seq, id)
     redis.call('ZADD', KEYS[5], ARGV[i + 2], seq)
     for j = 1, #keys, 8 do
-      local a, b, c = string.byte(keys, j, j + 2)
-      redis.call('APPEND', ARGV[1] .. (a * 4096 + b * 16 + math.floor(c / 16)),
-        string.char(c % 16) .. string.sub(keys, j + 3, j + 7) .. packed)
+      local bucket, entry = posting(keys, j, packed)
+      redis.call('APPEND', ARGV[1] .. bucket, entry)
     end
     redis.call('HSET', KEYS[6], id, seq)
     given[#given + 1] = seq
@@ -105,6 +124,7 @@ end
 redis.call('EXPIRE', KEYS[6], 60)
 return given
 """
+)
 
 _LOOKUP = """
 -- KEYS: ids; ARGV: bucket prefix, before ('' for none), then a bucket and a key suffix per key.
@@ -136,20 +156,21 @@ end
 return ids
 """
 
-_FORGET = """
+_FORGET = (
+    _POSTING
+    + """
 -- KEYS: rec, keys, ids, time; ARGV[1]: bucket prefix.
 local function forget(id)
   local entry = redis.call('HGET', KEYS[2], id)
   if not entry then return 0 end
   local packed = string.sub(entry, 1, 4)
   for j = 5, #entry, 8 do
-    local a, b, c = string.byte(entry, j, j + 2)
-    local bucket = ARGV[1] .. (a * 4096 + b * 16 + math.floor(c / 16))
-    local posting = string.char(c % 16) .. string.sub(entry, j + 3, j + 7) .. packed
+    local number, wanted = posting(entry, j, packed)
+    local bucket = ARGV[1] .. number
     local postings = redis.call('GET', bucket)
-    local at = postings and string.find(postings, posting, 1, true)
+    local at = postings and string.find(postings, wanted, 1, true)
     while at and at % 10 ~= 1 do
-      at = string.find(postings, posting, at + 1, true)
+      at = string.find(postings, wanted, at + 1, true)
     end
     if at and #postings == 10 then
       redis.call('DEL', bucket)
@@ -165,6 +186,7 @@ local function forget(id)
   return 1
 end
 """
+)
 
 _REMOVE = (
     _FORGET
@@ -227,7 +249,8 @@ class RedisStorage:
         address = urlunsplit(
             parts._replace(query=urlencode([q for q in query if q[0] != "prefix"]))
         )
-        options = {"socket_connect_timeout": 5.0, "socket_timeout": 60.0}
+        # A script call takes milliseconds; a stats() or prune step well under a second.
+        options = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
         self._check_login(address, options)
         self._client = redis.Redis.from_url(
             address,
@@ -247,8 +270,8 @@ class RedisStorage:
         self._prepare()
 
     def _check_login(self, address: str, options: dict[str, float]) -> None:
-        """Refuse a wrong URL or password at once, not after the retries meant for a server
-        that is restarting: waiting will not change them."""
+        """Refuse a wrong URL or password, or a server that does not answer, at once: the
+        retries are meant for a server that is restarting, and waiting will not fix these."""
         try:
             probe = redis.Redis.from_url(address, retry=Retry(NoBackoff(), 0), **options)
         except ValueError as error:
@@ -259,8 +282,10 @@ class RedisStorage:
             raise StorageError(f"invalid Redis URL for {self.where}: {error}") from None
         except _LOGIN_REFUSED as error:
             raise StorageError(f"Redis at {self.where} refused the login: {error}") from None
+        except redis.TimeoutError as error:
+            raise StorageError(f"Redis at {self.where} did not answer: {error}") from None
         except redis.RedisError:
-            pass  # unreachable for now: the retrying client waits for it
+            pass  # refused or loading: perhaps restarting, so the retrying client waits for it
         finally:
             probe.close()
 
