@@ -36,9 +36,6 @@ _POSITION_MULTIPLIERS = np.array(
 # A name is a capitalised word inside a sentence (after a lower-case word, a digit or a comma), so
 # that sentence-initial words ("Nevertheless") are not taken for names.
 _NAME = regex.compile(r"(?<=[\p{Ll}\p{Nd},;:]\s+)\p{Lu}[\p{L}\p{M}'-]*\p{L}")
-# A text "names" its subject when it has this many distinct names: a dividend notice or a price
-# line has only its dates ("Pay April 15 Record March 31").
-_NAMED = 3
 # Topics read a story's title and the content words of its lead: enough to say what it is about.
 _TOPIC_WORDS = 60
 
@@ -121,13 +118,6 @@ class Fingerprint:
     @property
     def size(self) -> int:
         return len(self.tokens)
-
-    @property
-    def named(self) -> bool:
-        """Whether the text names its subject: a dividend notice or a price line names only its
-        dates ("Pay April 15 Record March 31"), an article or its teaser several people, places
-        or bodies."""
-        return len(self.names) >= _NAMED
 
     def shingles(self, settings: Settings) -> np.ndarray:
         return shingle_hashes(self.tokens & _HASH_BITS, settings.shingle_size)

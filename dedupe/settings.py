@@ -60,8 +60,9 @@ class Settings:
     # weekly central-bank statement, a daily price report), not a copy. On the labelled Reuters
     # pairs, corrections came up to 3.4 days after their story. Used when both stories are dated.
     window_days: float = 4.0
-    # A story this short that names nobody in its text (a dividend notice, a price line) says only
-    # what every notice of its kind says; its title names the subject, so titles must agree too.
+    # When even the fuller of two stories is this short (a dividend notice, a price line), the text
+    # says only what every notice of its kind says and the title names the subject: titles must
+    # agree too. (A teaser is short, but its article is not.)
     short_story_tokens: int = 40
     short_story_title_similarity: float = 60.0
     shared_passages: int = 3

@@ -93,8 +93,7 @@ def decide(
     if m.days_apart is not None and m.days_apart > settings.window_days:
         return None
     if (
-        b.size < settings.short_story_tokens
-        and not b.named
+        a.size < settings.short_story_tokens
         and m.title_similarity < settings.short_story_title_similarity
     ):
         return None
