@@ -90,12 +90,20 @@ def group_pairs(
     """
     paired = {p.a for p in pairs} | {p.b for p in pairs}
     alone = [[r] for r in sorted(set(copies) - paired) if copies[r]]
-    found = []
-    for reps in _merge_groups(sorted(paired), pairs) + alone:
-        canonical = min(reps, key=canonical_key)
-        inside = set(reps)
-        found.append((canonical, reps, [p for p in pairs if p.a in inside and p.b in inside]))
-    found.sort(key=lambda item: item[0])
+    merged = _merge_groups(sorted(paired), pairs) + alone
+    group_of = {rep: number for number, reps in enumerate(merged) for rep in reps}
+    inside_pairs: list[list[Pair]] = [[] for _ in merged]
+    for pair in pairs:
+        number = group_of.get(pair.a)
+        if number is not None and number == group_of.get(pair.b):
+            inside_pairs[number].append(pair)
+    found = sorted(
+        (
+            (min(reps, key=canonical_key), reps, inside)
+            for reps, inside in zip(merged, inside_pairs, strict=True)
+        ),
+        key=lambda item: item[0],
+    )
 
     by_ends = {frozenset((p.a, p.b)): p for p in pairs}
     groups: list[Group] = []
