@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -114,13 +114,24 @@ class Fingerprint:
     names: np.ndarray
     published: datetime | None
     topic_words: tuple[str, ...]
+    # Derived sets, made on first use: a story in many candidate pairs makes them once.
+    _shingles: np.ndarray | None = field(default=None, repr=False)
+    _words: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
         return len(self.tokens)
 
     def shingles(self, settings: Settings) -> np.ndarray:
-        return shingle_hashes(self.tokens & _HASH_BITS, settings.shingle_size)
+        if self._shingles is None:
+            self._shingles = shingle_hashes(self.tokens & _HASH_BITS, settings.shingle_size)
+        return self._shingles
+
+    def content_set(self) -> np.ndarray:
+        """The distinct content words of the whole text."""
+        if self._words is None:
+            self._words = np.unique(self.content()[0])
+        return self._words
 
     def content(self) -> tuple[np.ndarray, np.ndarray]:
         """The content words' hashes, in order, and their positions in the text."""

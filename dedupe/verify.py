@@ -44,7 +44,7 @@ def lead_containment(short: Fingerprint, full: Fingerprint, settings: Settings) 
     The lead window grows with the short story (twice its length), since a longer excerpt reaches
     further into its article.
     """
-    words = np.unique(short.content()[0])
+    words = short.content_set()
     if not len(words):
         return 0.0
     lead = full.lead(max(settings.lead_tokens, 2 * short.size))

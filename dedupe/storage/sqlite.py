@@ -103,19 +103,22 @@ class SqliteStorage:
             raise StorageError(f"cannot open index {path}: it is a folder")
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._prepare(self._connection())
 
     # --- connections and transactions -------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
+        thread = threading.current_thread()
         with self._lock:
             if self._pid != os.getpid():
                 # Forked: the parent's connections are its own; never touch them here.
-                self._pid, self._local, self._connections = os.getpid(), threading.local(), []
-            connection = getattr(self._local, "connection", None)
+                self._pid, self._connections = os.getpid(), {}
+            connection = self._connections.get(thread)
             if connection is None:
+                # Connections of threads that have ended go, so they do not pile up.
+                for ended in [t for t in self._connections if not t.is_alive()]:
+                    self._connections.pop(ended).close()
                 with self._errors():
                     connection = sqlite3.connect(
                         self.path,
@@ -126,8 +129,7 @@ class SqliteStorage:
                     # FULL: a committed story survives a power cut, not only a crash.
                     connection.execute("PRAGMA synchronous = FULL")
                     connection.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
-                self._local.connection = connection
-                self._connections.append(connection)
+                self._connections[thread] = connection
             return connection
 
     @contextmanager
@@ -306,10 +308,9 @@ class SqliteStorage:
 
     def close(self) -> None:
         with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
+            connections, self._connections = self._connections, {}
         if self._pid == os.getpid():
-            for connection in connections:
+            for connection in connections.values():
                 connection.close()
 
     def __contains__(self, story_id: object) -> bool:
