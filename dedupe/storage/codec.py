@@ -19,7 +19,7 @@ from dedupe.story import Story
 _FIELDS = ("title", "body", "url", "source", "published", "language")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-KEY_LIMIT = 1 << 64
+_KEY_LIMIT = 1 << 64
 
 
 class RecordError(ValueError):
@@ -78,7 +78,7 @@ def story_time(story: Story, added: datetime) -> int:
 def unique_keys(keys: Sequence[int]) -> list[int]:
     """Band keys, deduplicated and sorted: a key given twice would otherwise be stored twice."""
     unique = sorted(set(keys))
-    if unique and not (0 < unique[0] and unique[-1] < KEY_LIMIT):
+    if unique and not (0 < unique[0] and unique[-1] < _KEY_LIMIT):
         raise ValueError("band keys must be integers in [1, 2**64)")
     return unique
 

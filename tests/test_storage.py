@@ -1,0 +1,295 @@
+"""The storage protocol, on every backend: memory, SQLite (a file in tmp_path) and a real Redis."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+
+import pytest
+
+from dedupe import Detector, Story
+from dedupe.storage import IndexStats, Storage, StorageError, open_storage
+from dedupe.storage.memory import MemoryStorage
+from dedupe.storage.redis import RedisStorage
+from dedupe.storage.sqlite import SqliteStorage
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+
+pytest_plugins = ["tests.fixtures_redis"]
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def spec(request: pytest.FixtureRequest, tmp_path) -> str | None:
+    """The ``--index`` value of a new, empty index on each backend."""
+    if request.param == "memory":
+        return None
+    if request.param == "sqlite":
+        return str(tmp_path / "index.sqlite")
+    return request.getfixturevalue("redis_url")
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_spec(request: pytest.FixtureRequest, tmp_path) -> str:
+    """An index that several processes can open."""
+    if request.param == "sqlite":
+        return str(tmp_path / "index.sqlite")
+    return request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+def storage(spec: str | None) -> Iterator[Storage]:
+    opened = open_storage(spec)
+    yield opened
+    opened.close()
+
+
+def story(story_id: str, **fields) -> Story:
+    return Story(id=story_id, title=f"Title of {story_id}", body=f"Body of {story_id}.", **fields)
+
+
+# --- the protocol ----------------------------------------------------------------------------
+
+
+def test_open_storage_picks_the_backend_from_the_index_value(tmp_path, redis_url):
+    assert isinstance(open_storage(None), MemoryStorage)
+    assert isinstance(open_storage(str(tmp_path / "a.sqlite")), SqliteStorage)
+    assert isinstance(open_storage(redis_url), RedisStorage)
+    with pytest.raises(StorageError, match="unsupported index"):
+        open_storage("postgres://localhost/news")
+
+
+def test_add_gives_sequence_numbers_and_refuses_held_ids(storage):
+    assert storage.add(story("a"), [1, 2]) == 1
+    assert storage.add(story("b"), [2, 3]) == 2
+    assert storage.add(Story(id="a", title="Another", body="Other text."), [9]) is None
+    assert len(storage) == 2
+    assert "a" in storage and "zz" not in storage and 5 not in storage
+    assert storage.get(["a"])[0].body == "Body of a."
+    assert storage.lookup([9]) == []
+
+
+def test_add_many_stores_a_batch_and_refuses_held_and_repeated_ids(storage):
+    assert storage.add_many([]) == []
+    assert storage.add(story("a"), [1]) == 1
+    batch = [(story("b"), [2]), (story("a"), [3]), (story("c"), [4]), (story("b"), [5])]
+    assert storage.add_many(batch) == [2, None, 3, None]
+    assert storage.lookup([3, 5]) == []
+    assert storage.lookup([1, 2, 4]) == ["a", "b", "c"]
+    assert len(storage) == 3
+
+
+def test_lookup_finds_stories_under_any_key_and_only_earlier_ones_with_before(storage):
+    storage.add(story("a"), [10, 20])
+    storage.add(story("b"), [20, 30])
+    storage.add(story("c"), [40])
+    assert storage.lookup([20]) == ["a", "b"]
+    assert storage.lookup([30, 10, 99, 10]) == ["a", "b"]
+    assert storage.lookup([20, 40], before=3) == ["a", "b"]
+    assert storage.lookup([20], before=2) == ["a"]
+    assert storage.lookup([20], before=1) == []
+    assert storage.lookup([]) == []
+
+
+def test_keys_cover_the_whole_uint64_range(storage):
+    high = [1, 2**63 - 1, 2**63, 2**63 + 5, 2**64 - 1]
+    storage.add(story("a"), high)
+    storage.add(story("b"), [2**64 - 1, (1 << 44) + 7])
+    for key in high[:-1]:
+        assert storage.lookup([key]) == ["a"], key
+    assert storage.lookup([2**64 - 1]) == ["a", "b"]
+    assert storage.lookup([2**63 + 4, (2 << 44) + 7]) == []
+    storage.remove(["a"])
+    assert storage.lookup(high) == ["b"]
+    for bad in (0, -1, 2**64):
+        with pytest.raises(ValueError, match="band keys"):
+            storage.add(story("c"), [5, bad])
+    assert "c" not in storage
+
+
+def test_keys_sharing_leading_bits_are_told_apart(storage):
+    # In Redis both keys fall in one bucket, and the second key's low bytes occur in the
+    # bucket's bytes at an offset that is not a posting boundary: only whole postings count.
+    bucket = 3 << 44
+    storage.add(story("a"), [bucket | 0x000000000BCD])
+    assert storage.lookup([bucket | 0x0BCD00000001]) == []
+    storage.add(story("b"), [bucket | 0x0BCD00000001])
+    assert storage.lookup([bucket | 0x0BCD00000001]) == ["b"]
+    assert storage.lookup([bucket | 0x000000000BCD]) == ["a"]
+
+
+def test_get_round_trips_every_field_in_the_order_asked(storage):
+    full = Story(
+        id="ünï-1",
+        title="Порт Валдоры удвоит мощность — «τέλος» 🚢",
+        body="Первый абзац.\n\nالفقرة الثانية. 第三段。",
+        url="https://example.org/a?b=1",
+        source="Wire",
+        published="2025-03-04T09:00:00+01:00",
+        language="ru",
+        extra={"tags": ["порт", "ships"], "score": 1.5, "nested": {"none": None}, "title": "x"},
+    )
+    storage.add(full, [7])
+    storage.add(story("b"), [8])
+    got = storage.get(["b", "missing", "ünï-1", "b"])
+    assert [s.id for s in got] == ["b", "ünï-1", "b"]
+    assert got[1] == full and got[1].extra == full.extra
+    assert got[1].to_dict() == full.to_dict()
+    assert storage.get([]) == []
+
+
+def test_remove_forgets_stories_and_their_keys(storage):
+    storage.add(story("a"), [1, 2])
+    storage.add(story("b"), [2, 3])
+    assert storage.remove(["a", "missing", "a"]) == 1
+    assert storage.lookup([1, 2, 3]) == ["b"]
+    assert "a" not in storage and len(storage) == 1 and storage.get(["a"]) == []
+    assert storage.add(story("a"), [1]) == 3  # a sequence number is never given twice
+    assert storage.lookup([1]) == ["a"]
+    assert storage.remove([]) == 0
+
+
+def test_prune_goes_by_publication_else_by_arrival(storage):
+    storage.add(story("old", published="2020-01-01T00:00:00Z"), [1])
+    storage.add(story("mid", published="2024-06-01T12:00:00+02:00"), [2])
+    storage.add(story("naive", published="2024-06-02T00:00:00"), [3])
+    storage.add(story("undated"), [4])
+    storage.add(story("garbled", published="yesterday"), [5])
+    assert storage.prune(datetime(2024, 6, 1, 10, 30, tzinfo=UTC)) == 2
+    assert storage.prune(datetime(2024, 6, 2)) == 0  # naive is UTC; "before" is strict
+    assert storage.prune(datetime(2024, 6, 2, 0, 0, 1)) == 1
+    assert storage.lookup([1, 2, 3, 4, 5]) == ["garbled", "undated"]
+    assert storage.prune(datetime(2000, 1, 1, tzinfo=UTC)) == 0
+    assert storage.prune(datetime.now(UTC).replace(year=2100)) == 2
+    assert len(storage) == 0
+
+
+def test_remove_and_prune_many_stories_in_steps(storage):
+    old = [
+        (story(f"old-{n}", published="2020-01-01T00:00:00Z"), [n + 1, 5000]) for n in range(1300)
+    ]
+    assert storage.add_many(old) == list(range(1, 1301))
+    storage.add(story("new", published="2025-01-01T00:00:00Z"), [5000])
+    assert storage.remove([f"old-{n}" for n in range(600)]) == 600
+    assert storage.prune(datetime(2021, 1, 1)) == 700
+    assert len(storage) == 1 and storage.lookup([5000]) == ["new"]
+    assert storage.lookup(list(range(1, 1301))) == []
+
+
+def test_stats_count_stories_and_give_the_oldest_and_newest(storage):
+    empty = storage.stats()
+    assert (empty.stories, empty.oldest, empty.newest) == (0, None, None)
+    storage.add(story("a", published="2021-05-06T09:08:09+02:00"), [1, 2])
+    storage.add(story("b", published="2020-01-01T00:00:00Z"), [3])
+    storage.add(story("c", published="2020-07-01T00:00:00Z"), [4])
+    stats = storage.stats()
+    assert stats == IndexStats(3, "2020-01-01T00:00:00Z", "2021-05-06T07:08:09Z", stats.bytes)
+    assert stats.bytes > 0
+
+
+# --- the detector on each backend ------------------------------------------------------------
+
+STREAM = [
+    HARBOUR,
+    RAIL,
+    edited(HARBOUR, "harbour-copy", {"welcomed": "praised", "Tuesday": "Wednesday"}),
+    HARBOUR_TEASER,
+    edited(RAIL, "rail-rewrite", {"Monday": "Sunday", "cabins": "compartments"}),
+    HARBOUR,
+    Story(id="weather", title="Storm warning for the coast", body="Gales of 90 km/h are due."),
+]
+
+
+def test_detector_verdicts_are_the_same_on_every_backend(spec):
+    reference = Detector()
+    expected = [reference.add(s).to_dict() for s in STREAM]
+    detector = Detector(index=spec)
+    assert [detector.add(s).to_dict() for s in STREAM] == expected
+    draft = edited(HARBOUR, "draft", {"Nordline": "Sealink"})
+    assert detector.check(draft).to_dict() == reference.check(draft).to_dict()
+    assert len(detector.index_.storage) == len(reference.index_.storage) == 6
+    assert any(m["relation"] == "teaser" for v in expected for m in v["matches"])
+
+
+def test_a_story_added_twice_is_a_duplicate_and_stored_once(spec):
+    detector = Detector(index=spec)
+    assert not detector.add(HARBOUR).is_duplicate
+    again = detector.add(HARBOUR)
+    assert again.is_duplicate and again.matches[0].story_id == "harbour"
+    assert detector.add_many([HARBOUR, RAIL]) == 1
+    assert len(detector.index_.storage) == 2
+
+
+def test_an_index_reopens_and_continues(shared_spec):
+    first = Detector(index=shared_spec)
+    first.add(HARBOUR)
+    first.add(RAIL)
+    first.index_.storage.close()
+
+    second = Detector(index=shared_spec)
+    assert len(second.index_.storage) == 2
+    assert second.add(STREAM[2]).matches[0].story_id == "harbour"
+    assert second.add(HARBOUR).is_duplicate
+    assert second.index_.storage.add(story("next"), [1]) == 4
+    assert second.index_.storage.stats().stories == 4
+
+
+# --- many writers at once --------------------------------------------------------------------
+
+COPIES = [Story(id=f"copy-{n}", title=HARBOUR.title, body=HARBOUR.body) for n in range(4)]
+
+
+def _add_at_once(spec: str, number: int, start: Barrier, verdicts: Queue) -> None:
+    detector = Detector(index=spec)
+    _ = detector.index_  # open (and for a new SQLite file, create) before the race
+    start.wait(timeout=30)
+    for offered in (COPIES[number], RAIL):
+        verdicts.put((offered.id, detector.add(offered).is_duplicate))
+
+
+def test_adds_from_four_processes_give_exactly_one_new_copy(shared_spec):
+    context = multiprocessing.get_context("fork")
+    start, verdicts = context.Barrier(4), context.Queue()
+    workers = [
+        context.Process(target=_add_at_once, args=(shared_spec, n, start, verdicts))
+        for n in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [verdicts.get(timeout=60) for _ in range(8)]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    copies = [duplicate for story_id, duplicate in results if story_id.startswith("copy-")]
+    rails = [duplicate for story_id, duplicate in results if story_id == "rail"]
+    assert sorted(copies) == [False, True, True, True]
+    assert sorted(rails) == [False, True, True, True]
+    assert len(open_storage(shared_spec)) == 5
+
+
+def test_adds_from_many_threads_give_exactly_one_new_copy(shared_spec):
+    detector = Detector(index=shared_spec)
+    copies = [Story(id=f"copy-{n}", title=RAIL.title, body=RAIL.body) for n in range(8)]
+    verdicts: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda s=s: verdicts.append(detector.add(s).is_duplicate))
+        for s in copies
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(verdicts) == [False] + [True] * 7
+    assert len(detector.index_.storage) == 8
+
+
+def test_sqlite_closes_the_connections_of_threads_that_ended(tmp_path):
+    storage = SqliteStorage(tmp_path / "index.sqlite")
+    for _ in range(10):
+        thread = threading.Thread(target=len, args=(storage,))
+        thread.start()
+        thread.join()
+    assert len(storage) == 0
+    assert len(storage._connections) <= 2  # this thread's and the last one's

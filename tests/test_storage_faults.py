@@ -1,0 +1,186 @@
+"""What the persistent indexes do when things go wrong: a writer killed mid-batch, a Redis
+restart or outage, and files or keys that are not a dedupe index."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import random
+import signal
+import sqlite3
+import time
+from multiprocessing.sharedctypes import Synchronized
+
+import pytest
+import redis
+
+from dedupe import Detector, Story
+from dedupe.storage import StorageError, open_storage
+from dedupe.storage.redis import RedisStorage
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+from tests.fixtures_redis import RedisServer
+
+pytest_plugins = ["tests.fixtures_redis"]
+
+BATCH = 200
+WORDS = "port council berth crane channel tide ships audit seagrass railway cabin night".split()
+
+
+def _bulk_item(batch: int, number: int) -> tuple[Story, list[int]]:
+    rng = random.Random(batch * 10_000 + number)
+    body = " ".join(rng.choice(WORDS) for _ in range(400))
+    keys = [rng.getrandbits(64) | 1 for _ in range(96)]
+    return Story(id=f"bulk-{batch}-{number}", title=f"Bulk {batch} {number}", body=body), keys
+
+
+def _bulk_writer(spec: str, first: int, committed: Synchronized) -> None:
+    storage = open_storage(spec)
+    for batch in itertools.count(first):
+        storage.add_many([_bulk_item(batch, n) for n in range(BATCH)])
+        committed.value = batch
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_spec(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "index.sqlite")
+    return request.getfixturevalue("redis_url")
+
+
+def test_a_writer_killed_mid_bulk_add_leaves_every_committed_story(shared_spec):
+    context = multiprocessing.get_context("fork")
+    committed_batches: list[int] = []
+    first = 0
+    # Killed at several points of a batch: making it, encoding it, inside the transaction.
+    for delay in (0.0, 0.02, 0.035, 0.05):
+        committed = context.Value("i", -1)
+        writer = context.Process(target=_bulk_writer, args=(shared_spec, first, committed))
+        writer.start()
+        deadline = time.monotonic() + 60
+        while committed.value < first + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(delay)
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.join()
+        last = committed.value
+        assert last >= first + 1
+        committed_batches.extend(range(first, last + 1))
+        in_flight = [last + 1, last + 2]
+        first = last + 3
+
+        storage = open_storage(shared_spec)
+        for batch in committed_batches:
+            ids = [f"bulk-{batch}-{n}" for n in range(BATCH)]
+            assert len(storage.get(ids)) == BATCH
+        # SQLite commits a batch at once; Redis each story at once. Either way a story that
+        # is there has every one of its keys.
+        for batch in in_flight:
+            held = [_bulk_item(batch, n) for n in range(BATCH)]
+            there = [(story, keys) for story, keys in held if story.id in storage]
+            if shared_spec.endswith(".sqlite"):
+                assert len(there) in (0, BATCH)
+            for story, keys in there:
+                assert storage.lookup([keys[0]]) == storage.lookup([keys[-1]]) == [story.id]
+        storage.close()
+
+    storage = open_storage(shared_spec)
+    assert len(storage) >= len(committed_batches) * BATCH
+    if shared_spec.endswith(".sqlite"):
+        with sqlite3.connect(shared_spec) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert storage.add(Story(id="after", body="After the crash."), [5]) is not None
+    assert storage.lookup([5]) == ["after"]
+
+
+# --- Redis: restart and outage ---------------------------------------------------------------
+
+
+def test_a_redis_restart_keeps_committed_stories_and_the_stream_goes_on(own_redis_server):
+    detector = Detector(index=own_redis_server.url("news"))
+    assert not detector.add(HARBOUR).is_duplicate
+    assert not detector.add(RAIL).is_duplicate
+    own_redis_server.restart()
+    copy = edited(HARBOUR, "harbour-copy", {"welcomed": "praised"})
+    assert detector.add(copy).matches[0].story_id == "harbour"
+    assert detector.add(HARBOUR_TEASER).matches[0].story_id == "harbour"
+    assert len(detector.index_.storage) == 4
+    assert detector.index_.storage.add(Story(id="next", body="x"), [1]) == 5
+
+
+def test_a_redis_outage_is_retried_then_reported_naming_the_server(own_redis_server):
+    storage = RedisStorage(own_redis_server.url("news"), retries=2)
+    storage.add(Story(id="a", body="x"), [1])
+    own_redis_server.stop()
+    where = f"127.0.0.1:{own_redis_server.port}"
+    with pytest.raises(StorageError, match=f"cannot reach the Redis index at {where}"):
+        storage.add(Story(id="b", body="y"), [2])
+    with pytest.raises(StorageError, match=where):
+        RedisStorage(own_redis_server.url("news"), retries=1)
+
+
+def test_a_retried_redis_add_returns_its_first_answer(redis_url):
+    # redis-py sends a script call again when its reply was lost; the stories that the first
+    # attempt stored must not then be called held.
+    storage = RedisStorage(redis_url)
+    storage.add(Story(id="a", body="x"), [1])
+    script, sent = storage._add, []
+
+    def spy(keys: list, args: list) -> list:
+        sent.append((keys, args))
+        return script(keys=keys, args=args)
+
+    storage._add = spy
+    assert storage.add_many([(Story(id="b", body="y"), [2]), (Story(id="a", body="x"), [1])]) == [
+        2,
+        None,
+    ]
+    keys, args = sent[0]
+    assert script(keys=keys, args=args) == [2, None]
+    assert len(storage) == 2 and storage.lookup([2]) == ["b"]
+
+
+# --- not a dedupe index ----------------------------------------------------------------------
+
+
+def test_sqlite_refuses_what_is_not_a_dedupe_index(tmp_path):
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(random.Random(1).randbytes(8192))
+    with pytest.raises(StorageError, match="not a dedupe index"):
+        open_storage(str(garbage))
+
+    other = tmp_path / "other-app.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    before = other.read_bytes()
+    with pytest.raises(StorageError, match="another application"):
+        open_storage(str(other))
+    assert other.read_bytes() == before and not (tmp_path / "other-app.db-wal").exists()
+
+    newer = tmp_path / "newer.sqlite"
+    open_storage(str(newer)).close()
+    with sqlite3.connect(newer) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(StorageError, match="schema version 99"):
+        open_storage(str(newer))
+
+    with pytest.raises(StorageError, match="does not exist"):
+        open_storage(str(tmp_path / "missing" / "index.sqlite"))
+    with pytest.raises(StorageError, match="is a folder"):
+        open_storage(str(tmp_path))
+
+
+def test_redis_refuses_keys_that_are_not_a_dedupe_index(redis_server: RedisServer):
+    client = redis.Redis(port=redis_server.port)
+    client.set("other-app:rec", "not ours")
+    with pytest.raises(StorageError, match="not a dedupe index"):
+        open_storage(redis_server.url("other-app"))
+    client.set("odd:meta", "a string")
+    with pytest.raises(StorageError, match="not a dedupe index"):
+        open_storage(redis_server.url("odd"))
+    open_storage(redis_server.url("newer")).close()
+    client.hset("newer:meta", "schema", 99)
+    with pytest.raises(StorageError, match="schema version 99"):
+        open_storage(redis_server.url("newer"))
+    with pytest.raises(StorageError, match="prefix"):
+        open_storage(redis_server.url("a:b"))
