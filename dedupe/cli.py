@@ -57,6 +57,11 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 class OnError(StrEnum):
     skip = "skip"
     fail = "fail"
@@ -174,11 +179,28 @@ def scan(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 = one per core.")
     ] = 1,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="Run here, or on Spark (pip install dedupe[spark]).")
+    ] = Engine.local,
+    master: Annotated[
+        str, typer.Option("--master", help="The Spark master, with --engine spark.")
+    ] = "local[2]",
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
-    detector = Detector(jobs=jobs or os.cpu_count() or 1)
-    with reading(inputs, input_format, on_error) as stories, progress_bar("scanning") as advance:
-        report = detector.scan(stories, topics=topics, progress=advance)
+    if engine is Engine.spark:
+        try:
+            from dedupe.engines.spark import scan_stories
+        except ImportError:
+            raise fail("--engine spark needs pyspark: pip install 'dedupe[spark]'") from None
+        with reading(inputs, input_format, on_error) as stories:
+            report = scan_stories(stories, master=master, topics=topics)
+    else:
+        detector = Detector(jobs=jobs or os.cpu_count() or 1)
+        with (
+            reading(inputs, input_format, on_error) as stories,
+            progress_bar("scanning") as advance,
+        ):
+            report = detector.scan(stories, topics=topics, progress=advance)
     with output(out) as stream:
         write_report(report, fmt.value, stream)
 
