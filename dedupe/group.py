@@ -89,8 +89,10 @@ def group_pairs(
     representative must be the fittest of its copies.
     """
     paired = {p.a for p in pairs} | {p.b for p in pairs}
-    alone = [[r] for r in sorted(set(copies) - paired) if copies[r]]
-    merged = _merge_groups(sorted(paired), pairs) + alone
+    merged = _merge_groups(sorted(paired), pairs)
+    # A text with exact copies is a group even when none of its other pairs could join it.
+    grouped = {rep for reps in merged for rep in reps}
+    merged += [[r] for r in sorted(set(copies) - grouped) if copies[r]]
     group_of = {rep: number for number, reps in enumerate(merged) for rep in reps}
     inside_pairs: list[list[Pair]] = [[] for _ in merged]
     for pair in pairs:

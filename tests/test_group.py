@@ -71,3 +71,9 @@ def test_canonical_follows_the_fitness_key():
 def test_output_does_not_depend_on_pair_order():
     links = [pair("a", "b"), pair("c", "d", "near-duplicate", 0.9), pair("b", "e", "teaser", 0.6)]
     assert group_pairs(links, {}, fitness) == group_pairs(list(reversed(links)), {}, fitness)
+
+
+def test_exact_copies_stay_a_group_when_their_other_pair_is_refused():
+    links = [pair("s1", "s2"), pair("s1", "s3"), pair("s2", "s3"), pair("r", "s1", score=0.5)]
+    groups, _ = group_pairs(links, {"r": ["r-copy"]}, fitness)
+    assert sorted([m.id for m in g.members] for g in groups) == [["r", "r-copy"], ["s1", "s2", "s3"]]
