@@ -53,12 +53,17 @@ def story(story_id: str, **fields) -> Story:
 # --- the protocol ----------------------------------------------------------------------------
 
 
-def test_open_storage_picks_the_backend_from_the_index_value(tmp_path, redis_url):
+def test_open_storage_picks_the_backend_from_the_index_value(tmp_path):
     assert isinstance(open_storage(None), MemoryStorage)
     assert isinstance(open_storage(str(tmp_path / "a.sqlite")), SqliteStorage)
-    assert isinstance(open_storage(redis_url), RedisStorage)
     with pytest.raises(StorageError, match="unsupported index"):
         open_storage("postgres://localhost/news")
+    with pytest.raises(StorageError, match="empty"):
+        open_storage(" ")
+
+
+def test_open_storage_opens_redis_urls(redis_url):
+    assert isinstance(open_storage(redis_url), RedisStorage)
 
 
 def test_add_gives_sequence_numbers_and_refuses_held_ids(storage):

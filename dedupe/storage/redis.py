@@ -15,9 +15,9 @@ the index starts with ``name:`` (default ``dedupe``), so several indexes can sha
 
 Why buckets: a Redis key costs about 90 bytes, so a set of sequence numbers per band key would
 cost some 8 KB per story for its ~90 keys. Instead the top 18 bits of a band key pick one of
-2**18 bucket strings, which hold packed postings: measured at 100k stories, 14.5 bytes per key
-(1.2 KB per story), falling towards 11 as buckets fill. A lookup scans the buckets of its keys
-on the server, a few KB each up to a few million stories.
+2**18 bucket strings of packed postings: measured at 100k stories, 19 bytes per key (1.6 KB per
+story) with APPEND's spare room, less as buckets fill. A lookup scans the buckets of its keys on
+the server: a few KB each up to a few million stories.
 
 Everything is written by Lua scripts, each one atomic on the server: the id check, the sequence
 number, the record and every posting of a story appear together or not at all. What is read back
@@ -116,9 +116,9 @@ for i = 2, #ARGV, 4 do
     redis.call('ZADD', KEYS[5], ARGV[i + 2], seq)
     for j = 1, #keys, 8 do
       local number, entry = posting(keys, j, packed)
-      local bucket = ARGV[1] .. number
-      -- Not APPEND: it doubles a string's allocation as it grows, and buckets only grow.
-      redis.call('SET', bucket, (redis.call('GET', bucket) or '') .. entry)
+      -- APPEND leaves up to as much room again as a bucket holds (a third more memory on
+      -- average), but costs the same at any size; GET and SET would copy the bucket each time.
+      redis.call('APPEND', ARGV[1] .. number, entry)
     end
     redis.call('HSET', KEYS[6], id, seq)
     given[#given + 1] = seq
@@ -321,11 +321,10 @@ class RedisStorage:
             try:
                 meta = self._client.hgetall(self._meta)
                 if not meta:
-                    if self._client.exists(
-                        self._next, self._records, self._entries, self._ids, self._times
-                    ):
-                        raise foreign
-                    self._client.hsetnx(self._meta, "schema", SCHEMA_VERSION)
+                    names = (self._next, self._records, self._entries, self._ids, self._times)
+                    if not self._client.exists(*names):
+                        self._client.hsetnx(self._meta, "schema", SCHEMA_VERSION)
+                    # Read again: another process may have made the index meanwhile.
                     meta = self._client.hgetall(self._meta)
             except redis.ResponseError:
                 raise foreign from None
