@@ -21,7 +21,7 @@ import numpy as np
 import regex
 from datasketch import MinHash
 
-from dedupe.normalize import is_content, normalized_text, tokenize
+from dedupe.normalize import COMMON_WORDS, is_content, normalized_text, tokenize
 from dedupe.settings import Settings
 from dedupe.story import Story
 
@@ -39,9 +39,16 @@ _NAME = regex.compile(r"(?<=[\p{Ll}\p{Nd},;:]\s+)\p{Lu}[\p{L}\p{M}'-]*\p{L}")
 # Topics read a story's title and the content words of its lead: enough to say what it is about.
 _TOPIC_WORDS = 60
 
-# Word hashes are cached: news vocabulary repeats, and hashing is most of the cost of a word.
+# Word hashes are cached: news vocabulary repeats, and hashing is most of the cost of a word. Token
+# codes are the hashes with the content bit, which is a property of the word too.
 _WORD_HASHES: dict[str, int] = {}
-_WORD_HASHES_LIMIT = 1 << 21
+_TOKEN_CODES: dict[str, int] = {}
+_CACHE_LIMIT = 1 << 21
+
+
+def _hash(word: str) -> int:
+    digest = hashlib.blake2b(word.encode("utf-8"), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
 def hash_words(words: Sequence[str]) -> np.ndarray:
@@ -49,13 +56,36 @@ def hash_words(words: Sequence[str]) -> np.ndarray:
     cache = _WORD_HASHES
     missing = set(words).difference(cache)
     if missing:
-        if len(cache) + len(missing) > _WORD_HASHES_LIMIT:
+        if len(cache) + len(missing) > _CACHE_LIMIT:
             cache.clear()
             missing = set(words)
-        for word in missing:
-            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=4).digest()
-            cache[word] = int.from_bytes(digest, "little") & 0x7FFFFFFF
+        cache.update((word, _hash(word)) for word in missing)
     return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+
+
+def token_codes(words: Sequence[str]) -> np.ndarray:
+    """The words' hashes with the top bit set on content words."""
+    cache = _TOKEN_CODES
+    missing = set(words).difference(cache)
+    if missing:
+        if len(cache) + len(missing) > _CACHE_LIMIT:
+            cache.clear()
+            missing = set(words)
+        bit = int(_CONTENT_BIT)
+        cache.update((w, _hash(w) | bit if is_content(w) else _hash(w)) for w in missing)
+    return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+
+
+def distinctive(words: np.ndarray) -> np.ndarray:
+    """A sorted set of word hashes without the common news words (``COMMON_WORDS``), unless
+    nothing else is left: what the candidate channels band, so that a shared beat is no match."""
+    rest = words[~np.isin(words, _common_hashes(), assume_unique=True)]
+    return rest if len(rest) else words
+
+
+@lru_cache(maxsize=1)
+def _common_hashes() -> np.ndarray:
+    return np.unique(hash_words(sorted(COMMON_WORDS)))
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
@@ -152,9 +182,7 @@ def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
     body = tokenize(story.body, settings.max_tokens)
     title = tokenize(story.title, settings.max_tokens)
     text = body if body.words else title
-    tokens = hash_words(text.words)
-    content_words = [w for w in set(text.words) if is_content(w)]
-    tokens[np.isin(tokens, hash_words(content_words))] |= _CONTENT_BIT
+    tokens = token_codes(text.words)
     title_text = normalized_text(title.words)
     text_key = hashlib.blake2b(
         (title_text + "\n" + normalized_text(body.words)).encode("utf-8"), digest_size=16

@@ -3,8 +3,11 @@
 Three channels, each banding the MinHash signature of one set of the fingerprint:
 ``text`` (word shingles: copies and rewrites), ``lead`` (content words of the first paragraph: a
 teaser meets its article) and ``title`` (content words of the headline: retitled copies and
-headline-only items). The same band keys serve the batch path (sort and cut runs of equal keys)
-and the streaming path (look keys up in a ``Storage``).
+headline-only items). The lead and title sets leave out the words common to all news: stories on
+one beat share them, and with them the channels proposed pairs quadratically in the corpus.
+
+The same band keys serve the batch path (sort and cut runs of equal keys) and the streaming path
+(look keys up in a ``Storage``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedupe.fingerprint import Fingerprint, mix64, signatures
+from dedupe.fingerprint import Fingerprint, distinctive, mix64, signatures
 from dedupe.settings import Settings
 from dedupe.storage import Storage
 from dedupe.story import Story
@@ -28,13 +31,19 @@ class Channel:
     rows: int
 
 
+def _lead(fp: Fingerprint, settings: Settings) -> np.ndarray:
+    return distinctive(fp.lead(settings.lead_tokens))
+
+
+def _title(fp: Fingerprint, settings: Settings) -> np.ndarray:
+    return distinctive(fp.title_set())
+
+
 def channels(settings: Settings) -> tuple[Channel, ...]:
     return (
         Channel("text", Fingerprint.shingles, settings.text_bands, settings.text_rows),
-        Channel(
-            "lead", lambda fp, s: fp.lead(s.lead_tokens), settings.lead_bands, settings.lead_rows
-        ),
-        Channel("title", lambda fp, s: fp.title_set(), settings.title_bands, settings.title_rows),
+        Channel("lead", _lead, settings.lead_bands, settings.lead_rows),
+        Channel("title", _title, settings.title_bands, settings.title_rows),
     )
 
 

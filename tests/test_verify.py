@@ -1,7 +1,10 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
 from dedupe.story import Story
-from dedupe.verify import explain, verify
+from dedupe.verify import decide, explain, measure, order, plausible, verify
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
 
 SETTINGS = Settings()
@@ -87,3 +90,30 @@ def test_headline_only_items_match_on_titles():
     c = Story(id="h3", title="Apple unveils new iPhone with bigger screen")
     assert relation(a, b)[0] is not None
     assert relation(a, c)[0] is None
+
+
+VOCABULARY = [f"w{n}" for n in range(300)] + ["the", "of", "said", "12", "Paris", "Lyon"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=160),
+    start=st.integers(0, 100),
+    length=st.integers(1, 160),
+    edits=st.lists(st.tuples(st.integers(0, 159), st.sampled_from(VOCABULARY)), max_size=60),
+    headline_only=st.booleans(),
+)
+def test_the_cheap_filter_never_drops_a_pair_that_would_be_accepted(
+    words, start, length, edits, headline_only
+):
+    """``plausible`` only saves time: whatever ``decide`` accepts, it lets through."""
+    other = words[start : start + length] or words[:1]
+    for place, word in edits:
+        if place < len(other):
+            other[place] = word
+    a = Story(id="a", title=" ".join(words[:8]), body=" ".join(words))
+    b = Story(id="b", title=" ".join(other[:8]), body="" if headline_only else " ".join(other))
+    x, y = fingerprint([a, b], SETTINGS)
+    fuller, shorter = order(x, y)
+    accepted = decide(fuller, shorter, measure(fuller, shorter, SETTINGS), SETTINGS) is not None
+    assert plausible(x, y, SETTINGS) or not accepted
