@@ -90,16 +90,17 @@ def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
         ordered, rows = ordered[order], rows[order]
         starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
         lengths = np.diff(np.concatenate([starts, [len(ordered)]]))
-        twos = starts[lengths == 2]
-        found.append(rows[twos] * n + rows[twos + 1])
-        for start, length in zip(starts[lengths > 2], lengths[lengths > 2], strict=True):
-            members = rows[start : start + length]
+        # Buckets of one size at a time: their members as the rows of a matrix, so that pairing
+        # them is one numpy call per size, not one per bucket.
+        for length in np.unique(lengths[lengths >= 2]):
+            first = starts[lengths == length]
+            members = rows[first[:, None] + np.arange(length)]
             if length <= max_bucket:
                 i, j = np.triu_indices(length, 1)
             else:
                 i = np.repeat(np.arange(max_bucket), length - np.arange(1, max_bucket + 1))
                 j = np.concatenate([np.arange(k + 1, length) for k in range(max_bucket)])
-            found.append(members[i] * n + members[j])
+            found.append((members[:, i] * n + members[:, j]).ravel())
     if not found:
         return np.empty((0, 2), dtype=np.int64)
     codes = np.unique(np.concatenate(found))

@@ -161,8 +161,16 @@ def test_sqlite_refuses_what_is_not_a_dedupe_index(tmp_path):
     open_storage(str(newer)).close()
     with sqlite3.connect(newer) as connection:
         connection.execute("PRAGMA user_version = 99")
-    with pytest.raises(StorageError, match="schema version 99"):
+    with pytest.raises(StorageError, match="schema version 99") as refused:
         open_storage(str(newer))
+    assert "rebuild" not in str(refused.value)
+
+    older = tmp_path / "older.sqlite"
+    open_storage(str(older)).close()
+    with sqlite3.connect(older) as connection:
+        connection.execute("PRAGMA user_version = 1")  # whole 64-bit keys, before folding
+    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 2: rebuild"):
+        open_storage(str(older))
 
     with pytest.raises(StorageError, match="does not exist"):
         open_storage(str(tmp_path / "missing" / "index.sqlite"))
@@ -182,5 +190,9 @@ def test_redis_refuses_keys_that_are_not_a_dedupe_index(redis_server: RedisServe
     client.hset("newer:meta", "schema", 99)
     with pytest.raises(StorageError, match="schema version 99"):
         open_storage(redis_server.url("newer"))
+    open_storage(redis_server.url("older")).close()
+    client.hset("older:meta", "schema", 1)  # whole 64-bit keys in 10-byte postings
+    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 2: rebuild"):
+        open_storage(redis_server.url("older"))
     with pytest.raises(StorageError, match="prefix"):
         open_storage(redis_server.url("a:b"))

@@ -1,15 +1,18 @@
 """How the persistent backends write a story, its band keys and its moment in time.
 
 A story is stored as zlib-compressed JSON: plain data that any client can read and none can be
-made to execute, unlike a pickle on a shared server. Band keys are packed big-endian uint64s, and
-moments are integer microseconds since the epoch, so that ordering and range queries on them are
-exact in SQLite integers and Redis scores (doubles hold integers up to 2**53 exactly).
+made to execute, unlike a pickle on a shared server. Moments are integer microseconds since the
+epoch, so that ordering and range queries on them are exact in SQLite integers and Redis scores
+(doubles hold integers up to 2**53 exactly).
+
+Band keys are stored folded to ``KEY_BITS`` (40) bits: see ``fold_key``. A band key is a 64-bit
+hash, and a story has some 80 of them, so at 1M stories they are most of the index; 5 bytes
+instead of 8 each save about 0.5 KB per story in either backend.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +23,9 @@ _FIELDS = ("title", "body", "url", "source", "published", "language")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _KEY_LIMIT = 1 << 64
+KEY_BITS = 40
+KEY_BYTES = KEY_BITS // 8
+_KEY_MASK = (1 << KEY_BITS) - 1
 
 
 class RecordError(ValueError):
@@ -83,11 +89,33 @@ def unique_keys(keys: Sequence[int]) -> list[int]:
     return unique
 
 
+def fold_key(key: int) -> int:
+    """A band key folded to ``KEY_BITS`` bits: its low 40 bits XOR its high 24.
+
+    What the persistent backends store and look up. Two band keys that fold alike only make an
+    extra candidate, which verification on the real sets then refuses: no verdict changes, a
+    check may fetch one more story. Band keys are uniform 64-bit hashes, so a looked-up key meets
+    a stranger's folded key with probability (postings held) / 2**40: at 1M stories of ~80 keys,
+    8e7 / 1.1e12 = 7e-5 per key, one extra candidate in ~170 checks; at 10M stories, one in ~17.
+    Folding (rather than cutting off bits) keeps every key below 2**40 exact, and keys that
+    differ only in their high or only in their low bits apart.
+    """
+    return (key ^ (key >> KEY_BITS)) & _KEY_MASK
+
+
+def folded_keys(keys: Sequence[int]) -> list[int]:
+    """Band keys checked (see ``unique_keys``), folded, deduplicated and sorted."""
+    return sorted({fold_key(key) for key in unique_keys(keys)})
+
+
 def pack_keys(keys: Sequence[int]) -> bytes:
-    """Band keys, deduplicated and sorted, as big-endian uint64s."""
-    unique = unique_keys(keys)
-    return struct.pack(f">{len(unique)}Q", *unique)
+    """Band keys, folded, deduplicated and sorted, as big-endian ``KEY_BYTES``-byte integers."""
+    return b"".join(key.to_bytes(KEY_BYTES, "big") for key in folded_keys(keys))
 
 
 def unpack_keys(packed: bytes) -> list[int]:
-    return list(struct.unpack(f">{len(packed) // 8}Q", packed))
+    """The folded keys of ``pack_keys``."""
+    return [
+        int.from_bytes(packed[at : at + KEY_BYTES], "big")
+        for at in range(0, len(packed), KEY_BYTES)
+    ]

@@ -6,18 +6,21 @@ the index starts with ``name:`` (default ``dedupe``), so several indexes can sha
     {p}:meta        hash    schema version
     {p}:next        string  the last sequence number given (INCR)
     {p}:rec         hash    id -> zlib JSON of the story
-    {p}:keys        hash    id -> its sequence number (4 bytes) and band keys (8 bytes each)
+    {p}:keys        hash    id -> its sequence number (4 bytes) and folded band keys (5 bytes
+                            each)
     {p}:ids         hash    sequence number -> id
     {p}:time        zset    sequence number, scored by its moment in microseconds
-    {p}:b:{n}       string  postings of band-key bucket n: 10 bytes each, the low 46 bits of
-                            the key (6 bytes) and the sequence number (4 bytes)
+    {p}:b:{n}       string  postings of band-key bucket n: 7 bytes each, the low 22 bits of
+                            the folded key (3 bytes) and the sequence number (4 bytes)
     {p}:try:{token} hash    id -> sequence number given by one add call, kept a minute
 
+Band keys are folded to 40 bits (``codec.fold_key``: an extra candidate now and then, never a
+changed verdict); schema version 1 held whole 64-bit keys (10-byte postings) and is refused.
+
 Why buckets: a Redis key costs about 90 bytes, so a set of sequence numbers per band key would
-cost some 8 KB per story for its ~90 keys. Instead the top 18 bits of a band key pick one of
-2**18 bucket strings of packed postings: measured at 100k stories, 19 bytes per key (1.6 KB per
-story) with APPEND's spare room, less as buckets fill. A lookup scans the buckets of its keys on
-the server: a few KB each up to a few million stories.
+cost some 8 KB per story for its ~80 keys. Instead the top 18 bits of a folded key pick one of
+2**18 bucket strings of packed postings: 7 bytes per key, plus APPEND's spare room. A lookup
+scans the buckets of its keys on the server: a few KB each up to a few million stories.
 
 Everything is written by Lua scripts, each one atomic on the server: the id check, the sequence
 number, the record and every posting of a story appear together or not at all. What is read back
@@ -45,23 +48,25 @@ from redis.retry import Retry
 
 from dedupe.storage import IndexStats, StorageError
 from dedupe.storage.codec import (
+    KEY_BITS,
     RecordError,
     decode_record,
     encode_record,
+    folded_keys,
     iso,
     micros,
     pack_keys,
     story_time,
-    unique_keys,
 )
 from dedupe.story import Story
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PREFIX = "dedupe"
 # No ':' so that one index's key names can never fall under another's prefix.
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-# The low bits of a band key stored in its posting; the top 18 name its bucket.
-_SUFFIX_BITS = 46
+# The low bits of a folded band key stored in its posting; the top 18 name its bucket.
+_SUFFIX_BITS = 22
+_SUFFIX_BYTES = 3
 _SUFFIX_MASK = (1 << _SUFFIX_BITS) - 1
 # stats() measures every this-many-th bucket and scales up.
 _BUCKET_SAMPLE = 64
@@ -76,26 +81,26 @@ _LOGIN_REFUSED = (AuthenticationError, AuthorizationError)
 
 # Defined in the scripts that turn a stored key into its bucket and posting.
 _POSTING = Template("""
--- The bucket of the 8-byte key at byte j of s (its top $bits bits) and its posting: the
--- other $suffix bits in 6 bytes, then the 4-byte sequence number.
+-- The bucket of the 5-byte folded key at byte j of s (its top $bits bits) and its posting:
+-- the other $suffix bits in 3 bytes, then the 4-byte sequence number.
 local function posting(s, j, seq)
   local a, b, c = string.byte(s, j, j + 2)
   local bucket = a * $a + b * $b + math.floor(c / $c)
-  return bucket, string.char(c % $c) .. string.sub(s, j + 3, j + 7) .. seq
+  return bucket, string.char(c % $c) .. string.sub(s, j + 3, j + 4) .. seq
 end
 """).substitute(
-    bits=64 - _SUFFIX_BITS,
+    bits=KEY_BITS - _SUFFIX_BITS,
     suffix=_SUFFIX_BITS,
-    a=2 ** (56 - _SUFFIX_BITS),
-    b=2 ** (48 - _SUFFIX_BITS),
-    c=2 ** (_SUFFIX_BITS - 40),
+    a=2 ** (KEY_BITS - 8 - _SUFFIX_BITS),
+    b=2 ** (KEY_BITS - 16 - _SUFFIX_BITS),
+    c=2 ** (_SUFFIX_BITS - 16),
 )
 
 _ADD = (
     _POSTING
     + """
 -- KEYS: next, rec, keys, ids, time, try; ARGV: bucket prefix, then for each story its
--- id, record, moment and packed band keys.
+-- id, record, moment and packed folded band keys.
 local given, fresh = {}, {}
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if last + (#ARGV - 1) / 4 >= 4294967296 then
@@ -114,7 +119,7 @@ for i = 2, #ARGV, 4 do
     redis.call('HSET', KEYS[3], id, packed .. keys)
     redis.call('HSET', KEYS[4], seq, id)
     redis.call('ZADD', KEYS[5], ARGV[i + 2], seq)
-    for j = 1, #keys, 8 do
+    for j = 1, #keys, 5 do
       local number, entry = posting(keys, j, packed)
       -- APPEND leaves up to as much room again as a bucket holds (a third more memory on
       -- average), but costs the same at any size; GET and SET would copy the bucket each time.
@@ -140,8 +145,8 @@ for i = 3, #ARGV, 2 do
   if postings then
     local at = string.find(postings, ARGV[i + 1], 1, true)
     while at do
-      if at % 10 == 1 then
-        local seq = struct.unpack('>I4', postings, at + 6)
+      if at % 7 == 1 then
+        local seq = struct.unpack('>I4', postings, at + 3)
         if (not before or seq < before) and not seen[seq] then
           seen[seq] = true
           seqs[#seqs + 1] = seq
@@ -169,18 +174,18 @@ local function forget(id)
   local entry = redis.call('HGET', KEYS[2], id)
   if not entry then return 0 end
   local packed = string.sub(entry, 1, 4)
-  for j = 5, #entry, 8 do
+  for j = 5, #entry, 5 do
     local number, wanted = posting(entry, j, packed)
     local bucket = ARGV[1] .. number
     local postings = redis.call('GET', bucket)
     local at = postings and string.find(postings, wanted, 1, true)
-    while at and at % 10 ~= 1 do
+    while at and at % 7 ~= 1 do
       at = string.find(postings, wanted, at + 1, true)
     end
-    if at and #postings == 10 then
+    if at and #postings == 7 then
       redis.call('DEL', bucket)
     elseif at then
-      redis.call('SET', bucket, string.sub(postings, 1, at - 1) .. string.sub(postings, at + 10))
+      redis.call('SET', bucket, string.sub(postings, 1, at - 1) .. string.sub(postings, at + 7))
     end
   end
   local seq = struct.unpack('>I4', entry)
@@ -332,10 +337,15 @@ class RedisStorage:
         if version is None:
             raise foreign
         if version != str(SCHEMA_VERSION).encode():
+            held = version.decode(errors="replace")
+            advice = (
+                ": rebuild it with `dedupe index add` under a new prefix"
+                if held.isdigit() and int(held) < SCHEMA_VERSION
+                else ""
+            )
             raise StorageError(
                 f"Redis at {self.where}: prefix {self.prefix!r} holds a dedupe index of schema "
-                f"version {version.decode(errors='replace')}; this version of dedupe reads "
-                f"version {SCHEMA_VERSION}"
+                f"version {held}; this version of dedupe reads version {SCHEMA_VERSION}{advice}"
             )
 
     def add(self, story: Story, keys: Sequence[int]) -> int | None:
@@ -361,8 +371,8 @@ class RedisStorage:
 
     def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
         args: list[str | bytes | int] = [self._buckets, "" if before is None else before]
-        for key in unique_keys(keys):
-            args.extend((key >> _SUFFIX_BITS, (key & _SUFFIX_MASK).to_bytes(6, "big")))
+        for key in folded_keys(keys):
+            args.extend((key >> _SUFFIX_BITS, (key & _SUFFIX_MASK).to_bytes(_SUFFIX_BYTES, "big")))
         if len(args) == 2:
             return []
         with self._errors():
@@ -404,7 +414,7 @@ class RedisStorage:
         hashes from 1000 fields each, the buckets from every 64th one. Exact figures would
         block the server for seconds on a large index."""
         names = [self._meta, self._next, self._records, self._entries, self._ids, self._times]
-        sampled = range(0, 2 ** (64 - _SUFFIX_BITS), _BUCKET_SAMPLE)
+        sampled = range(0, 2 ** (KEY_BITS - _SUFFIX_BITS), _BUCKET_SAMPLE)
         with self._errors():
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.hlen(self._records)

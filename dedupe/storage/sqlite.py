@@ -1,6 +1,6 @@
 """The SQLite storage: the embedded default, one file shared by every process on one machine.
 
-Schema (version 1; ``PRAGMA application_id`` marks the file as a dedupe index, ``PRAGMA
+Schema (version 2; ``PRAGMA application_id`` marks the file as a dedupe index, ``PRAGMA
 user_version`` holds the version)::
 
     stories(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, at INTEGER, keys BLOB,
@@ -11,7 +11,9 @@ user_version`` holds the version)::
 added), ``keys`` its packed band keys: removing a story must find its rows in ``keys``, and an
 index on ``keys.seq`` would cost more than the packed copy. ``keys`` is a WITHOUT ROWID table, so
 each band key costs one small b-tree entry and a lookup is a seek per key on the primary key.
-Band keys are uint64 and SQLite integers signed, so keys are stored shifted down by 2**63.
+Band keys are stored folded to 40 bits (``codec.fold_key``: an extra candidate now and then, never
+a changed verdict): SQLite keeps such an integer in 6 bytes and the packed copy in 5, against 8
+and 8 for a whole uint64. Version 1 (whole keys) is refused with a message to rebuild.
 AUTOINCREMENT keeps sequence numbers from being reused after the newest story is removed.
 
 Concurrency: WAL mode lets readers run beside the one writer; every write is one ``BEGIN
@@ -35,6 +37,7 @@ from dedupe.storage.codec import (
     RecordError,
     decode_record,
     encode_record,
+    folded_keys,
     iso,
     micros,
     pack_keys,
@@ -44,7 +47,7 @@ from dedupe.storage.codec import (
 from dedupe.story import Story
 
 APPLICATION_ID = 0x44445550  # "DDUP"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # A story's row takes about 2 KB: a 4 KB page holds one and wastes the rest, 8 KB pages hold
 # three. Measured: 4.9 KB per story with 4 KB pages, 4.1 KB with 8 KB pages.
 PAGE_SIZE = 8192
@@ -52,7 +55,6 @@ PAGE_SIZE = 8192
 WAL_LIMIT = 64 * 2**20
 # Long enough to wait out a bulk batch or a prune step of another process.
 BUSY_TIMEOUT = 30.0
-_SHIFT = 1 << 63
 # Rows per statement: well under SQLite's limit on bound parameters.
 _CHUNK = 500
 # Stories per prune transaction, so that writers get the lock between steps of a large prune.
@@ -181,9 +183,14 @@ class SqliteStorage:
                     f"{self.path} is a SQLite database of another application, not a dedupe index"
                 )
             if version != SCHEMA_VERSION:
+                advice = (
+                    ": rebuild it with `dedupe index add` into a new file"
+                    if version < SCHEMA_VERSION
+                    else ""
+                )
                 raise StorageError(
                     f"{self.path} is a dedupe index of schema version {version}; this version "
-                    f"of dedupe reads version {SCHEMA_VERSION}"
+                    f"of dedupe reads version {SCHEMA_VERSION}{advice}"
                 )
             connection.execute("PRAGMA journal_mode = WAL")
 
@@ -218,7 +225,7 @@ class SqliteStorage:
                     "INSERT INTO stories (id, at, keys, record) VALUES (?, ?, ?, ?)", row
                 ).lastrowid
                 seqs.append(seq)
-                postings.extend((key - _SHIFT, seq) for key in unpack_keys(row[2]))
+                postings.extend((key, seq) for key in unpack_keys(row[2]))
             # In key order the b-tree is walked once, not seeked at random per key.
             postings.sort()
             connection.executemany("INSERT INTO keys (key, seq) VALUES (?, ?)", postings)
@@ -227,11 +234,11 @@ class SqliteStorage:
     def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
         if not keys:
             return []
-        shifted = [key - _SHIFT for key in set(keys)]
+        folded = folded_keys(keys)
         found: set[str] = set()
         connection = self._connection()
         with self._errors():
-            for chunk in _chunks(shifted):
+            for chunk in _chunks(folded):
                 sql = f"SELECT seq FROM keys WHERE key IN ({_marks(len(chunk))})"
                 params: list[int] = list(chunk)
                 if before is not None:
@@ -283,9 +290,7 @@ class SqliteStorage:
 
     @staticmethod
     def _forget(connection: sqlite3.Connection, held: list[tuple[int, bytes]]) -> int:
-        postings = sorted(
-            (key - _SHIFT, seq) for seq, packed in held for key in unpack_keys(packed)
-        )
+        postings = sorted((key, seq) for seq, packed in held for key in unpack_keys(packed))
         connection.executemany("DELETE FROM keys WHERE key = ? AND seq = ?", postings)
         connection.executemany("DELETE FROM stories WHERE seq = ?", [(seq,) for seq, _ in held])
         return len(held)
