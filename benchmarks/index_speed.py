@@ -15,7 +15,9 @@ folder (``--data``, ``$DEDUPE_DATA`` or ``../shared/data``), spliced and reshuff
 ``make_story``), so that they are as long as news (about 400 words) and compress like it. Every
 tenth story is a light edit of an earlier one, as syndication makes. Everything is seeded; nothing
 is written to the repository. Without ``--index`` the index lives in a temporary folder, and for
-Redis a temporary redis-server (append-only, as in production) is started on a free port.
+Redis a temporary redis-server (append-only, as in production) is started on a free port. With
+``--index``, ``--build-only`` builds (or finishes building) a large index once, and later runs on
+the same ``--index`` and ``--stories`` measure it without building again.
 """
 
 from __future__ import annotations
@@ -323,6 +325,9 @@ def run(args: argparse.Namespace, spec: str | None) -> list[tuple[str, str]]:
             f"build: add_many of {args.batch}, {builders} process(es), fingerprinting included",
             f"{added / built:,.0f} stories/s, {built / 60:.1f} min",
         ))  # fmt: skip
+    if args.build_only:
+        detector.index_.storage.close()
+        return rows
 
     checked = measure_checks(detector, sentences, args.seed, args.stories, args.samples)
     rows.append(("Detector.check p50 / p99, 1 process", summary([checked.checks])))
@@ -396,6 +401,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1000, help="stories per add_many call")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--index", help="build on (or reuse) this index instead of a new one")
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build (or finish building) the index and report its size, measure nothing: "
+        "with --index, a large index can be built once and measured by later runs",
+    )
     parser.add_argument("--data", type=Path, help="the shared data folder")
     args = parser.parse_args(argv)
     args.data = args.data or Path(

@@ -32,11 +32,14 @@ log = logging.getLogger("dedupe")
 BATCH = 1000
 
 
-def _digest(story: Story) -> bytes:
+def story_digest(story: Story) -> bytes:
+    """A stable digest of a record's every field: two records under one id are one story only
+    when their digests agree."""
     return hashlib.blake2b(repr(story.to_dict()).encode("utf-8"), digest_size=16).digest()
 
 
-def _fingerprint_batch(job: tuple[list[Story], Settings]) -> tuple[list[Fingerprint], np.ndarray]:
+def fingerprint_batch(job: tuple[list[Story], Settings]) -> tuple[list[Fingerprint], np.ndarray]:
+    """Fingerprints and band keys of a batch: the unit of work of every engine's workers."""
     stories, settings = job
     fps = fingerprint(stories, settings)
     return fps, band_keys(fps, settings)
@@ -189,7 +192,7 @@ class Detector:
                 seen = first_of.get(story.id)
                 if seen is not None:
                     known = [seen, *versions.get(story.id, ())]
-                    if any(_digest(spill[k]) == _digest(story) for k in known):
+                    if any(story_digest(spill[k]) == story_digest(story) for k in known):
                         continue
                     versions[story.id].append(spill.add(story))
                 else:
@@ -210,7 +213,7 @@ class Detector:
 
         where = {spill_number: n for n, spill_number in enumerate(spilled)} if versions else {}
         for story_id, extra in versions.items():
-            numbers = sorted([first_of[story_id], *extra], key=lambda k: _digest(spill[k]))
+            numbers = sorted([first_of[story_id], *extra], key=lambda k: story_digest(spill[k]))
             log.warning(
                 "%d different stories share the id %r; renamed %s~2...",
                 len(numbers),
@@ -232,12 +235,12 @@ class Detector:
         per worker in flight so that reading never runs far ahead of fingerprinting."""
         if self.jobs <= 1:
             for batch in batches:
-                yield _fingerprint_batch((batch, self.settings))
+                yield fingerprint_batch((batch, self.settings))
             return
         with multiprocessing.get_context().Pool(self.jobs) as pool:
             pending: deque = deque()
             for batch in batches:
-                pending.append(pool.apply_async(_fingerprint_batch, ((batch, self.settings),)))
+                pending.append(pool.apply_async(fingerprint_batch, ((batch, self.settings),)))
                 if len(pending) >= 2 * self.jobs:
                     yield pending.popleft().get()
             while pending:

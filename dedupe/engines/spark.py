@@ -43,7 +43,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from dedupe.detector import BATCH, _digest, _fingerprint_batch
+from dedupe.detector import BATCH, fingerprint_batch, story_digest
 from dedupe.fingerprint import Fingerprint
 from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.ingest.records import BODY_ALIASES, story_from_record
@@ -181,11 +181,11 @@ def _scan(spark: SparkSession, stories: RDD, settings: Settings, topics: bool) -
 def _fingerprint_rows(stories: Iterator[Story], settings: Settings) -> Iterator[tuple]:
     """The local engine's batches, per partition: fingerprints and band keys, vectorized."""
     while batch := list(islice(stories, BATCH)):
-        fps, keys = _fingerprint_batch((batch, settings))
+        fps, keys = fingerprint_batch((batch, settings))
         for story, fp, row in zip(batch, fps, keys, strict=True):
             yield (
                 story.id,
-                _digest(story).hex(),
+                story_digest(story).hex(),
                 pickle.dumps(fp, protocol=pickle.HIGHEST_PROTOCOL),
                 row.view(np.int64).tolist(),
                 fp.text_key,
