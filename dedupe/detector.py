@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import pickle
 import tempfile
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -43,6 +44,18 @@ def fingerprint_batch(job: tuple[list[Story], Settings]) -> tuple[list[Fingerpri
     stories, settings = job
     fps = fingerprint(stories, settings)
     return fps, band_keys(fps, settings)
+
+
+class _Clock:
+    """Logs how long each stage of a scan took (``dedupe -v``): where a big corpus spends it."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self, message: str, *args: object) -> None:
+        now = time.perf_counter()
+        log.info(message + " (%.1f s)", *args, now - self._last)
+        self._last = now
 
 
 class _Spill:
@@ -133,15 +146,20 @@ class Detector:
         progress: Callable[[int], None] | None,
     ) -> Report:
         settings = self.settings
+        clock = _Clock()
         fps, keys, places = self._fingerprint_all(stories, spill, progress)
+        clock.lap("read and fingerprinted %d stories", len(fps))
         by_id = {fp.id: fp for fp in fps}
 
         reps, copies = exact_copies(fps)
+        candidates = candidate_pairs(keys[reps], settings.max_bucket)
+        clock.lap("%d candidate pairs", len(candidates))
         pairs: list[Pair] = []
-        for i, j in candidate_pairs(keys[reps], settings.max_bucket):
+        for i, j in candidates:
             pair = verify(fps[reps[i]], fps[reps[j]], settings)
             if pair is not None:
                 pairs.append(pair)
+        clock.lap("verified: %d pairs accepted", len(pairs))
 
         fitness = original_first({p.b for p in pairs if p.relation == "teaser"})
         groups, kept = group_pairs(pairs, copies, lambda i: fitness(by_id[i]))
@@ -151,6 +169,7 @@ class Detector:
             else p
             for p in kept
         )
+        clock.lap("%d groups, %d pairs explained", len(groups), len(kept))
 
         found_topics: tuple[Topic, ...] = ()
         if topics:
@@ -162,6 +181,7 @@ class Detector:
                 (fp.id, fp.topic_words) for fp in fps if fp.id not in grouped or fp.id in canonicals
             ]
             found_topics = cluster_topics(docs, settings)
+            clock.lap("%d topics", len(found_topics))
         return Report(
             stories=len(fps),
             groups=groups,
