@@ -209,6 +209,10 @@ def fingerprint(stories: Sequence[Story], settings: Settings) -> list[Fingerprin
     return [fingerprint_story(story, settings) for story in stories]
 
 
+# Up to this many values x permutations, signatures are one 2-D operation (a few MB).
+_BROADCAST_LIMIT = 1 << 20
+
+
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     a, b = MinHash(num_perm=num_perm, seed=seed).permutations
@@ -230,6 +234,12 @@ def signatures(sets: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarr
         return out
     values = np.concatenate([sets[i] for i in nonempty]).astype(np.uint32)
     offsets = np.concatenate([[0], np.cumsum(lengths[nonempty])[:-1]])
+    if len(values) * num_perm <= _BROADCAST_LIMIT:
+        # A few stories (a crawler's add or check): one 2-D operation beats num_perm small ones.
+        with np.errstate(over="ignore"):
+            permuted = values[:, None] * a + b
+        out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=0)
+        return out
     for p in range(num_perm):
         with np.errstate(over="ignore"):
             permuted = values * a[p] + b[p]

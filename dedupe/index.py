@@ -59,19 +59,19 @@ def band_keys(fps: Sequence[Fingerprint], settings: Settings) -> np.ndarray:
         width = channel.bands * channel.rows
         sigs = signatures(sets, settings.num_perm, settings.seed)[:, :width].astype(np.uint64)
         empty = np.array([len(s) == 0 for s in sets], dtype=bool)
-        for band in range(channel.bands):
-            key = np.full(len(fps), (number << 16) | band, dtype=np.uint64)
-            for row in range(channel.rows):
-                with np.errstate(over="ignore"):
-                    key = mix64(
-                        key * np.uint64(0x9E3779B97F4A7C15) + sigs[:, band * channel.rows + row]
-                    )
-            key[key == 0] = 1
-            key[empty] = 0
-            columns.append(key)
+        # Every band of the channel at once, one row of the band at a time.
+        rows = sigs.reshape(len(fps), channel.bands, channel.rows)
+        bands = np.arange(channel.bands, dtype=np.uint64) | np.uint64(number << 16)
+        key = np.broadcast_to(bands, (len(fps), channel.bands))
+        for row in range(channel.rows):
+            with np.errstate(over="ignore"):
+                key = mix64(key * np.uint64(0x9E3779B97F4A7C15) + rows[:, :, row])
+        key[key == 0] = 1
+        key[empty] = 0
+        columns.append(key)
     if not columns:
         return np.zeros((len(fps), 0), dtype=np.uint64)
-    return np.stack(columns, axis=1)
+    return np.concatenate(columns, axis=1)
 
 
 def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
