@@ -282,10 +282,12 @@ class Detector:
         A story whose id is held is never stored twice.
         """
         fp = fingerprint_story(story, self.settings)
-        seq = self.index_.add([fp], [story])[0]
+        keys = band_keys([fp], self.settings)
+        seq = self.index_.add([fp], [story], keys)[0]
         if seq is None:
-            return Verdict(story.id, self._matches(story, fp, self.index_.candidates(fp)))
-        earlier = self.index_.candidates(fp, before=seq)
+            held = self.index_.candidates(fp, keys=keys[0])
+            return Verdict(story.id, self._matches(story, fp, held))
+        earlier = self.index_.candidates(fp, before=seq, keys=keys[0])
         verdict = Verdict(story.id, self._matches(story, fp, earlier))
         if only_new and verdict.is_duplicate:
             self.index_.storage.remove([story.id])

@@ -118,17 +118,26 @@ class Index:
     def _keys(row: np.ndarray) -> list[int]:
         return [int(k) for k in row if k]
 
-    def candidates(self, fp: Fingerprint, before: int | None = None) -> list[Story]:
+    def candidates(
+        self, fp: Fingerprint, before: int | None = None, keys: np.ndarray | None = None
+    ) -> list[Story]:
         """Stored stories that share a band key with ``fp`` (with ``before``: only those that
-        arrived earlier), and the stored story with its id, if any."""
-        ids = set(self.storage.lookup(self._keys(band_keys([fp], self.settings)[0]), before))
+        arrived earlier), and the stored story with its id, if any. ``keys``: ``fp``'s band keys,
+        when the caller has them already."""
+        if keys is None:
+            keys = band_keys([fp], self.settings)[0]
+        ids = set(self.storage.lookup(self._keys(keys), before))
         if before is None and fp.id in self.storage:
             ids.add(fp.id)
         return self.storage.get(sorted(ids))
 
-    def add(self, fps: Sequence[Fingerprint], stories: Sequence[Story]) -> list[int | None]:
-        """Store each story under the keys of its fingerprint: its sequence number, or None if
-        its id was held. One batch for all, so a bulk load commits once, not once per story."""
-        keys = band_keys(fps, self.settings)
+    def add(
+        self, fps: Sequence[Fingerprint], stories: Sequence[Story], keys: np.ndarray | None = None
+    ) -> list[int | None]:
+        """Store each story under the keys of its fingerprint (``keys``, when the caller has them):
+        its sequence number, or None if its id was held. One batch for all, so a bulk load
+        commits once, not once per story."""
+        if keys is None:
+            keys = band_keys(fps, self.settings)
         rows = zip(stories, keys, strict=True)
         return self.storage.add_many([(story, self._keys(row)) for story, row in rows])
