@@ -164,6 +164,11 @@ class Detector:
 
         fitness = original_first({p.b for p in pairs if p.relation == "teaser"})
         groups, kept = group_pairs(pairs, copies, lambda i: fitness(by_id[i]))
+        # The word hashes served verification and grouping; evidence reads the spilled texts and
+        # topics the topic words, so a million stories' hashes (gigabytes) can go now.
+        del keys, candidates
+        for fp in fps:
+            fp.forget_words()
         kept = tuple(
             explain(p, spill[places[p.a]], spill[places[p.b]], settings)
             if p.relation != "exact"

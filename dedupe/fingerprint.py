@@ -26,6 +26,8 @@ from dedupe.settings import Settings
 from dedupe.story import Story
 
 _CONTENT_BIT = np.uint32(1 << 31)
+_NO_WORDS = np.empty(0, dtype=np.uint32)
+_NO_WORDS.flags.writeable = False
 _HASH_BITS = np.uint32((1 << 31) - 1)
 # Odd multipliers that spread each position of a shingle over the whole word.
 _POSITION_MULTIPLIERS = np.array(
@@ -156,6 +158,12 @@ class Fingerprint:
         if self._shingles is None:
             self._shingles = shingle_hashes(self.tokens & _HASH_BITS, settings.shingle_size)
         return self._shingles
+
+    def forget_words(self) -> None:
+        """Drop the word hashes and the sets made from them, keeping id, titles and topic words:
+        the end of a scan needs no more."""
+        self.tokens = self.numbers = self.names = _NO_WORDS
+        self._shingles = self._words = None
 
     def content_set(self) -> np.ndarray:
         """The distinct content words of the whole text."""
