@@ -12,8 +12,9 @@ import multiprocessing
 import pickle
 import sys
 import tempfile
+import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -28,6 +29,11 @@ from dedupe.story import Match, Pair, Report, Story, Topic, Verdict
 from dedupe.verify import explain, verify
 
 log = logging.getLogger("dedupe")
+
+# Fingerprints of stories read back from the index, kept for the next check: a crawler's drafts
+# meet the same stored stories again and again (one beat, one bucket), and fingerprinting them
+# was most of a check's time.
+_KNOWN_FINGERPRINTS = 10_000
 
 # Stories are fingerprinted in batches of this many: big enough for numpy to pay, small enough
 # that a batch in flight per worker costs little memory.
@@ -110,6 +116,8 @@ class Detector:
         self.settings = settings if settings is not None else Settings()
         self.jobs = jobs
         self._index: Index | None = None
+        self._known: OrderedDict[Story, Fingerprint] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     @property
     def index_(self) -> Index:
@@ -344,11 +352,25 @@ class Detector:
         seqs = self.index_.add(fingerprint(stories, self.settings), stories)
         return sum(seq is not None for seq in seqs)
 
+    def _fingerprints(self, stories: Sequence[Story]) -> list[Fingerprint]:
+        """Fingerprints of stored stories, from the cache when the same record was seen."""
+        with self._known_lock:
+            known = {s: self._known[s] for s in stories if s in self._known}
+        missing = [s for s in stories if s not in known]
+        known.update(zip(missing, fingerprint(missing, self.settings), strict=True))
+        with self._known_lock:
+            for s in stories:
+                self._known[s] = known[s]
+                self._known.move_to_end(s)
+            while len(self._known) > _KNOWN_FINGERPRINTS:
+                self._known.popitem(last=False)
+        return [known[s] for s in stories]
+
     def _matches(
         self, story: Story, fp: Fingerprint, candidates: Sequence[Story]
     ) -> tuple[Match, ...]:
         matches = []
-        for other, other_fp in zip(candidates, fingerprint(candidates, self.settings), strict=True):
+        for other, other_fp in zip(candidates, self._fingerprints(candidates), strict=True):
             pair = verify(other_fp, fp, self.settings)
             if pair is not None:
                 a, b = (other, story) if pair.a == other.id else (story, other)
