@@ -66,6 +66,18 @@ def test_check_and_add_against_an_index():
     assert len(detector.index_.storage) == 1
 
 
+def test_a_story_replaced_under_its_id_is_judged_by_its_new_text(tmp_path):
+    """Fingerprints of stored stories are kept between checks; a new text under the same id
+    must not be judged by the old one's."""
+    draft = edited(HARBOUR, "draft", {"welcomed": "praised"})
+    with Detector(index=str(tmp_path / "index.sqlite")) as detector:
+        detector.add(Story(id="stored", title=HARBOUR.title, body=HARBOUR.body))
+        assert [m.story_id for m in detector.check(draft).matches] == ["stored"]
+        detector.remove(["stored"])
+        detector.add(Story(id="stored", title=RAIL.title, body=RAIL.body))
+        assert detector.check(draft).matches == ()
+
+
 def test_only_new_keeps_published_copies_out_of_the_index():
     detector = Detector()
     detector.add(HARBOUR)
