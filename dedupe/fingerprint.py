@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -53,29 +53,30 @@ def _hash(word: str) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
-def hash_words(words: Sequence[str]) -> np.ndarray:
-    """Stable 31-bit word hashes (blake2b), the same in every process, unlike ``hash()``."""
-    cache = _WORD_HASHES
+def _code(word: str) -> int:
+    return _hash(word) | int(_CONTENT_BIT) if is_content(word) else _hash(word)
+
+
+def _cached(
+    words: Sequence[str], cache: dict[str, int], compute: Callable[[str], int]
+) -> np.ndarray:
     missing = set(words).difference(cache)
     if missing:
         if len(cache) + len(missing) > _CACHE_LIMIT:
             cache.clear()
             missing = set(words)
-        cache.update((word, _hash(word)) for word in missing)
+        cache.update((word, compute(word)) for word in missing)
     return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+
+
+def hash_words(words: Sequence[str]) -> np.ndarray:
+    """Stable 31-bit word hashes (blake2b), the same in every process, unlike ``hash()``."""
+    return _cached(words, _WORD_HASHES, _hash)
 
 
 def token_codes(words: Sequence[str]) -> np.ndarray:
     """The words' hashes with the top bit set on content words."""
-    cache = _TOKEN_CODES
-    missing = set(words).difference(cache)
-    if missing:
-        if len(cache) + len(missing) > _CACHE_LIMIT:
-            cache.clear()
-            missing = set(words)
-        bit = int(_CONTENT_BIT)
-        cache.update((w, _hash(w) | bit if is_content(w) else _hash(w)) for w in missing)
-    return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+    return _cached(words, _TOKEN_CODES, _code)
 
 
 def distinctive(words: np.ndarray) -> np.ndarray:
