@@ -83,6 +83,7 @@ def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
     """
     n = keys.shape[0]
     found: list[np.ndarray] = []
+    held = distinct = 0
     for column in keys.T:
         rows = np.flatnonzero(column)
         ordered = column[rows]
@@ -101,6 +102,12 @@ def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
                 i = np.repeat(np.arange(max_bucket), length - np.arange(1, max_bucket + 1))
                 j = np.concatenate([np.arange(k + 1, length) for k in range(max_bucket)])
             found.append((members[:, i] * n + members[:, j]).ravel())
+            held += found[-1].size
+        # A pair shares several bands; folding the repeats out as they pile up keeps the working
+        # memory near the distinct pairs (at 100k stories the bands give 5.7 codes a pair).
+        if held > 2 * distinct + (1 << 22):
+            found = [np.unique(np.concatenate(found))]
+            held = distinct = found[0].size
     if not found:
         return np.empty((0, 2), dtype=np.int64)
     codes = np.unique(np.concatenate(found))
