@@ -228,28 +228,32 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.uint32), b.astype(np.uint32)
 
 
-def signatures(sets: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
-    """MinHash signatures of many sets at once: an (n, num_perm) uint32 matrix.
+def signatures(
+    sets: Sequence[np.ndarray], num_perm: int, seed: int, count: int | None = None
+) -> np.ndarray:
+    """MinHash signatures of many sets at once: an (n, count) uint32 matrix, the first ``count``
+    (default all) of ``num_perm`` permutations, for a channel that bands fewer than all.
 
     The affine permutations are datasketch's (``a * h + b`` modulo 2^32); an empty set gets the
     all-ones signature, which callers must leave out of the index. One permutation at a time over
     all values of the batch keeps numpy on contiguous vectors (30x faster than a 2-D matrix).
     """
     a, b = _permutations(num_perm, seed)
-    out = np.full((len(sets), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    a, b = a[:count], b[:count]
+    out = np.full((len(sets), len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
     lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
     nonempty = np.flatnonzero(lengths)
     if len(nonempty) == 0:
         return out
     values = np.concatenate([sets[i] for i in nonempty]).astype(np.uint32)
     offsets = np.concatenate([[0], np.cumsum(lengths[nonempty])[:-1]])
-    if len(values) * num_perm <= _BROADCAST_LIMIT:
-        # A few stories (a crawler's add or check): one 2-D operation beats num_perm small ones.
+    if len(values) * len(a) <= _BROADCAST_LIMIT:
+        # A few stories (a crawler's add or check): one 2-D operation beats one per permutation.
         with np.errstate(over="ignore"):
             permuted = values[:, None] * a + b
         out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=0)
         return out
-    for p in range(num_perm):
+    for p in range(len(a)):
         with np.errstate(over="ignore"):
             permuted = values * a[p] + b[p]
         out[nonempty, p] = np.minimum.reduceat(permuted, offsets)

@@ -57,7 +57,7 @@ def band_keys(fps: Sequence[Fingerprint], settings: Settings) -> np.ndarray:
     for number, channel in enumerate(channels(settings)):
         sets = [channel.members(fp, settings) for fp in fps]
         width = channel.bands * channel.rows
-        sigs = signatures(sets, settings.num_perm, settings.seed)[:, :width].astype(np.uint64)
+        sigs = signatures(sets, settings.num_perm, settings.seed, width).astype(np.uint64)
         empty = np.array([len(s) == 0 for s in sets], dtype=bool)
         # Every band of the channel at once, one row of the band at a time.
         rows = sigs.reshape(len(fps), channel.bands, channel.rows)
