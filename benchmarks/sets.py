@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import combinations
 from pathlib import Path
 
@@ -40,7 +41,12 @@ from benchmarks.label_reuters import LABELS_FILE, read_labels
 from benchmarks.methods import Method, Prediction
 from benchmarks.metrics import Scores, bcubed, cluster_pair_scores, harmonic_mean
 from benchmarks.metrics import labelled_pair_scores as score_pairs
-from benchmarks.variants import LOOK_ALIKE, VARIANT_KINDS, make_syndication_set
+from benchmarks.variants import (
+    LOOK_ALIKE,
+    VARIANT_KINDS,
+    make_syndication_set,
+    spread_in_time,
+)
 from dedupe.story import Story
 
 Value = float | int | str | None
@@ -144,8 +150,9 @@ def share(pairs: Sequence[tuple[str, str]], test: Callable[[str, str], bool]) ->
 # --- syndication -------------------------------------------------------------------------------
 
 
-def syndication(run: Run) -> list[Row]:
-    """Seeded variants of BBC articles (see ``variants.py``), scored over every pair."""
+def syndication(run: Run, name: str = "syndication") -> list[Row]:
+    """Seeded variants of BBC articles (see ``variants.py``), scored over every pair; with
+    ``syndication-dated``, each copy published 5 to 90 days after its source."""
     scale = 1.0 if run.limit is None else min(1.0, run.limit / SYNDICATION_STORIES)
     corpus = make_syndication_set(
         load_bbc(run.data).stories,
@@ -153,7 +160,9 @@ def syndication(run: Run) -> list[Row]:
         distractors=round(SYNDICATION_DISTRACTORS * scale),
         seed=run.seed,
     )
-    predictions, fresh = run.predict("syndication", corpus.stories)
+    if name == "syndication-dated":
+        corpus = spread_in_time(corpus, run.seed)
+    predictions, fresh = run.predict(name, corpus.stories)
     truth = corpus.truth()
     true_pairs = cluster_pair_scores({}, truth).fn
     by_kind = {
@@ -190,7 +199,7 @@ def syndication(run: Run) -> list[Row]:
             len(truth) - len(set(truth.values())),
         ),
     ]
-    return rows_for("syndication", predictions, metrics, fresh)
+    return rows_for(name, predictions, metrics, fresh)
 
 
 # --- exact duplicates --------------------------------------------------------------------------
@@ -536,6 +545,7 @@ def seed(run: Run) -> list[Row]:
 
 SETS: dict[str, Callable[[Run], list[Row]]] = {
     "syndication": syndication,
+    "syndication-dated": partial(syndication, name="syndication-dated"),
     "bbc-exact": bbc_exact,
     "reuters-exact": reuters_exact,
     "reuters-labelled": reuters_labelled,

@@ -23,7 +23,8 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from datasketch import MinHash, MinHashLSH
 
@@ -453,3 +454,32 @@ def make_syndication_set(
     stories = [*base_articles, *(v.story for v in variants), *others]
     rng.shuffle(stories)
     return SyndicationSet(stories=tuple(stories), variants=tuple(variants))
+
+
+def spread_in_time(
+    corpus: SyndicationSet, seed: int, delay_days: tuple[float, float] = (5.0, 90.0)
+) -> SyndicationSet:
+    """The same corpus with dates: bases and distractors published at random over 2024, and each
+    variant and look-alike ``delay_days`` after its base, as an archive, a late re-run by a small
+    outlet or a check against last year's stories meets them. A draw of its own, so the undated
+    set stays as it was."""
+    rng = random.Random(f"dates-{seed}")
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    of_variant = {v.story.id: v for v in corpus.variants}
+    published = {
+        s.id: start + timedelta(days=rng.uniform(0, 366))
+        for s in corpus.stories
+        if s.id not in of_variant
+    }
+    for variant in corpus.variants:
+        delay = timedelta(days=rng.uniform(*delay_days))
+        published[variant.story.id] = published[variant.base] + delay
+
+    def dated(story: Story) -> Story:
+        moment = published[story.id].isoformat(timespec="seconds").replace("+00:00", "Z")
+        return replace(story, published=moment)
+
+    return SyndicationSet(
+        stories=tuple(dated(s) for s in corpus.stories),
+        variants=tuple(replace(v, story=dated(v.story)) for v in corpus.variants),
+    )

@@ -32,10 +32,12 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from dedupe import __version__
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
 from dedupe.report import write_report, write_verdicts
+from dedupe.settings import Settings
 from dedupe.storage import StorageError
 from dedupe.story import Story
 
@@ -78,6 +80,17 @@ OutputOption = Annotated[
 InputFormatOption = Annotated[
     InputFormat | None,
     typer.Option("--input-format", help="Read every input as this format instead of sniffing it."),
+]
+WindowOption = Annotated[
+    float | None,
+    typer.Option(
+        "--window",
+        min=0,
+        metavar="DAYS",
+        help="Only stories published within this many days of each other can be copies "
+        "(default: a copy is a copy whatever its date).",
+        show_default=False,
+    ),
 ]
 
 
@@ -150,9 +163,21 @@ def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int
         yield lambda n: bar.advance(task, n)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"dedupe {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more on stderr.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -185,17 +210,19 @@ def scan(
     master: Annotated[
         str, typer.Option("--master", help="The Spark master, with --engine spark.")
     ] = "local[2]",
+    window: WindowOption = None,
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
+    settings = Settings(window_days=window)
     if engine is Engine.spark:
         try:
             from dedupe.engines.spark import scan_stories
         except ImportError:
             raise fail("--engine spark needs pyspark: pip install 'dedupe[spark]'") from None
         with reading(inputs, input_format, on_error) as stories:
-            report = scan_stories(stories, master=master, topics=topics)
+            report = scan_stories(stories, master=master, settings=settings, topics=topics)
     else:
-        detector = Detector(jobs=jobs or os.cpu_count() or 1)
+        detector = Detector(settings=settings, jobs=jobs or os.cpu_count() or 1)
         with (
             reading(inputs, input_format, on_error) as stories,
             progress_bar("scanning") as advance,
@@ -217,10 +244,10 @@ IndexOption = Annotated[
 
 
 @contextmanager
-def opened(index: str | None, jobs: int = 1) -> Iterator[Detector]:
+def opened(index: str | None, settings: Settings | None = None) -> Iterator[Detector]:
     """A detector on an index; an index that cannot be used ends the command with exit 2."""
     try:
-        with Detector(index=index, jobs=jobs) as detector:
+        with Detector(index=index, settings=settings) as detector:
             yield detector
     except StorageError as error:
         raise fail(str(error)) from None
@@ -240,6 +267,7 @@ def check(
     fmt: FormatOption = OutputFormat.table,
     out: OutputOption = None,
     input_format: InputFormatOption = None,
+    window: WindowOption = None,
 ) -> None:
     """Check drafts against what was published: exit 1 if any was, 0 if all are new."""
     if (against is None) == (index is None):
@@ -249,7 +277,7 @@ def check(
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
-    with opened(index) as detector:
+    with opened(index, Settings(window_days=window)) as detector:
         if against is not None:
             with reading(against, None, OnError.skip) as corpus:
                 detector.add_many(corpus)

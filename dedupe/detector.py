@@ -23,10 +23,11 @@ import numpy as np
 from dedupe.fingerprint import Fingerprint, fingerprint, fingerprint_story
 from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.index import Index, band_keys, candidate_pairs
+from dedupe.pipeline import version_names
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, open_storage
 from dedupe.story import Match, Pair, Report, Story, Topic, Verdict
-from dedupe.verify import explain, verify
+from dedupe.verify import dated, explain, verify
 
 log = logging.getLogger("dedupe")
 
@@ -156,11 +157,11 @@ class Detector:
     ) -> Report:
         settings = self.settings
         clock = _Clock()
-        fps, keys, places = self._fingerprint_all(stories, spill, progress)
+        fps, keys, places, folded = self._fingerprint_all(stories, spill, progress)
         clock.lap("read and fingerprinted %d stories", len(fps))
         by_id = {fp.id: fp for fp in fps}
 
-        reps, copies = exact_copies(fps)
+        reps, copies = exact_copies(fps, settings)
         candidates = candidate_pairs(keys[reps], settings.max_bucket)
         clock.lap("%d candidate pairs", len(candidates))
         pairs: list[Pair] = []
@@ -180,7 +181,7 @@ class Detector:
         kept = tuple(
             explain(p, spill[places[p.a]], spill[places[p.b]], settings)
             if p.relation != "exact"
-            else p
+            else dated(p, by_id[p.a].published, by_id[p.b].published)
             for p in kept
         )
         clock.lap("%d groups, %d pairs explained", len(groups), len(kept))
@@ -201,6 +202,7 @@ class Detector:
             groups=groups,
             pairs=kept,
             topics=found_topics,
+            folded=folded,
             titles={fp.id: fp.title for fp in fps},
         )
 
@@ -209,28 +211,39 @@ class Detector:
         stories: Iterable[Story],
         spill: _Spill,
         progress: Callable[[int], None] | None,
-    ) -> tuple[list[Fingerprint], np.ndarray, dict[str, int]]:
-        """Fingerprints and band keys of every story, in id order, and where each story was
-        spilled. Ids are made unique: the same record twice counts once; different stories under
-        one id keep it in the order of their content's hash, the others renamed ``id~2``, ...,
-        so that the outcome does not depend on input order."""
+    ) -> tuple[list[Fingerprint], np.ndarray, dict[str, int], int]:
+        """Fingerprints and band keys of every story, in id order, where each story was spilled,
+        and how many records were folded.
+
+        Every record read is a story, with one exception: a record that repeats an id given to it
+        (or its url) with the very same fields is the same story read twice (one feed fetched
+        twice) and is folded into it. Identical records with no id or url are distinct stories,
+        exact copies of each other. Stories that share an id keep distinct names (``id~2``, ...:
+        ``version_names``), given in the order of their records' digests so that the outcome does
+        not depend on input order.
+        """
         fps: list[Fingerprint] = []
         key_batches: list[np.ndarray] = []
         spilled: list[int] = []
         first_of: dict[str, int] = {}
         versions: defaultdict[str, list[int]] = defaultdict(list)
+        folded = 0
 
         def batches() -> Iterator[list[Story]]:
+            nonlocal folded
             batch: list[Story] = []
             for story in stories:
                 seen = first_of.get(story.id)
-                if seen is not None:
-                    known = [seen, *versions.get(story.id, ())]
-                    if any(story_digest(spill[k]) == story_digest(story) for k in known):
-                        continue
-                    versions[story.id].append(spill.add(story))
-                else:
+                if seen is None:
                     first_of[story.id] = spill.add(story)
+                else:
+                    if not story.id_from_content:
+                        digest = story_digest(story)
+                        known = [seen, *versions.get(story.id, ())]
+                        if any(story_digest(spill[k]) == digest for k in known):
+                            folded += 1
+                            continue
+                    versions[story.id].append(spill.add(story))
                 spilled.append(len(spill) - 1)
                 batch.append(story)
                 if len(batch) == BATCH:
@@ -249,22 +262,28 @@ class Detector:
             if progress is not None:
                 progress(len(batch_fps))
 
+        if folded:
+            log.warning("folded %d record(s) that repeat another's id and every field", folded)
         where = {spill_number: n for n, spill_number in enumerate(spilled)} if versions else {}
+        names = version_names(
+            {story_id: 1 + len(extra) for story_id, extra in versions.items()}, first_of
+        )
         for story_id, extra in versions.items():
             numbers = sorted([first_of[story_id], *extra], key=lambda k: story_digest(spill[k]))
-            log.warning(
-                "%d different stories share the id %r; renamed %s~2...",
-                len(numbers),
-                story_id,
-                story_id,
-            )
-            for rank, spill_number in enumerate(numbers[1:], start=2):
-                fps[where[spill_number]].id = f"{story_id}~{rank}"
+            if not spill[numbers[0]].id_from_content:
+                log.warning(
+                    "%d different stories share the id %r; renamed %s",
+                    len(numbers),
+                    story_id,
+                    ", ".join(names[story_id][1:]),
+                )
+            for spill_number, name in zip(numbers, names[story_id], strict=True):
+                fps[where[spill_number]].id = name
 
         order = sorted(range(len(fps)), key=lambda n: fps[n].id)
         keys = np.concatenate(key_batches) if key_batches else np.zeros((0, 0), dtype=np.uint64)
         places = {fps[n].id: spilled[n] for n in order}
-        return [fps[n] for n in order], keys[order], places
+        return [fps[n] for n in order], keys[order], places, folded
 
     def _map_batches(
         self, batches: Iterator[list[Story]]

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dedupe.fingerprint import Fingerprint
+from dedupe.settings import Settings
 from dedupe.story import Evidence, Group, Member, Pair
+from dedupe.verify import days_between, window_days
 
 _COPY_RELATIONS = {"exact", "near-duplicate"}
 
@@ -31,9 +33,16 @@ def original_first(teasers: AbstractSet[str]) -> Callable[[Fingerprint], tuple]:
     return key
 
 
-def exact_copies(fps: Sequence[Fingerprint]) -> tuple[list[int], dict[str, list[str]]]:
+def exact_copies(
+    fps: Sequence[Fingerprint], settings: Settings
+) -> tuple[list[int], dict[str, list[str]]]:
     """One representative per distinct text, the fittest to be an original (positions in
-    ``fps``, ascending), and the ids of the other stories with exactly its text."""
+    ``fps``, ascending), and the ids of the other stories with exactly its text.
+
+    Where dates decide (a window set by the user, or a short notice: ``verify.window_days``), a
+    text's stories are split by date first: each run of stories within the window of the run's
+    earliest is one class; undated stories join the earliest run.
+    """
     classes: defaultdict[bytes, list[int]] = defaultdict(list)
     for number, fp in enumerate(fps):
         classes[fp.text_key].append(number)
@@ -41,10 +50,35 @@ def exact_copies(fps: Sequence[Fingerprint]) -> tuple[list[int], dict[str, list[
     reps: list[int] = []
     copies: dict[str, list[str]] = {}
     for numbers in classes.values():
-        rep = min(numbers, key=lambda n: fitness(fps[n]))
-        reps.append(rep)
-        copies[fps[rep].id] = sorted(fps[n].id for n in numbers if n != rep)
+        for run in _date_runs([fps[n] for n in numbers], numbers, settings):
+            rep = min(run, key=lambda n: fitness(fps[n]))
+            reps.append(rep)
+            copies[fps[rep].id] = sorted(fps[n].id for n in run if n != rep)
     return sorted(reps), copies
+
+
+def _date_runs(
+    same_text: Sequence[Fingerprint], numbers: Sequence[int], settings: Settings
+) -> list[list[int]]:
+    window = window_days(same_text[0], settings)
+    if len(numbers) == 1 or window == float("inf"):
+        return [list(numbers)]
+    earliest = datetime.min.replace(tzinfo=UTC)
+    by_date = sorted(
+        zip(same_text, numbers, strict=True),
+        key=lambda item: (item[0].published or earliest, item[0].id),
+    )
+    runs: list[list[int]] = []
+    start: datetime | None = None
+    for fp, number in by_date:
+        gap = days_between(start, fp.published)
+        if runs and (gap is None or gap <= window):
+            runs[-1].append(number)
+            start = start or fp.published
+        else:
+            runs.append([number])
+            start = fp.published
+    return runs
 
 
 def _merge_groups(ids: Sequence[str], pairs: Sequence[Pair]) -> list[list[str]]:

@@ -7,14 +7,52 @@ benchmarks exchange these types and nothing else.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 Relation = Literal["exact", "near-duplicate", "syndicated", "teaser"]
 MemberRelation = Literal["original", "exact", "near-duplicate", "syndicated", "teaser"]
 
 STORY_FIELDS = ("id", "title", "body", "url", "source", "published", "language")
+
+
+def published_text(value: object) -> str | None:
+    """``published`` as the ISO 8601 text a story keeps: from a ``datetime`` (an aware one in
+    UTC, "...Z"), a ``date``, or ISO 8601 text, which is kept as written.
+
+    A crawler hands over whatever its feed library parsed; a date that is not one ("yesterday")
+    would silently make the story undated, so it is refused instead.
+
+    Raises:
+        ValueError: anything else, or a moment that UTC cannot hold (year 1 or 9999 at the edge).
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment, written = value, None
+    elif isinstance(value, date):
+        return value.isoformat()
+    elif isinstance(value, str):
+        written = value.strip()
+        if not written:
+            return None
+        try:
+            moment = datetime.fromisoformat(written)
+        except ValueError:
+            raise ValueError(f"published is not an ISO 8601 date: {value!r}") from None
+    else:
+        raise ValueError(
+            f"published must be a datetime, a date or ISO 8601 text, not {type(value).__name__}"
+        )
+    try:
+        in_utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    except OverflowError:
+        raise ValueError(f"published is outside the calendar in UTC: {value!r}") from None
+    if written is not None:
+        return written
+    return in_utc.isoformat().replace("+00:00", "Z")
 
 
 def story_id_for(url: str | None, title: str, body: str) -> str:
@@ -33,7 +71,13 @@ def story_id_for(url: str | None, title: str, body: str) -> str:
 class Story:
     """One news item. ``extra`` keeps unknown input fields so they pass through untouched.
 
+    ``published`` may be given as a ``datetime`` or ``date`` too; it is kept as ISO 8601 text.
     ``origin`` says where the story was read ("feed.jsonl:12"), for messages only.
+    ``id_from_content`` is true when no id or url named the story: identical records are then
+    distinct stories, not one story read twice.
+
+    Raises:
+        ValueError: ``published`` is not a date.
     """
 
     id: str = ""
@@ -45,19 +89,19 @@ class Story:
     language: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     origin: str | None = field(default=None, compare=False)
+    id_from_content: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "published", published_text(self.published))
         if not self.id:
             object.__setattr__(self, "id", story_id_for(self.url, self.title, self.body))
+            object.__setattr__(self, "id_from_content", not self.url)
 
     def published_at(self) -> datetime | None:
-        """``published`` as an aware UTC moment; None when missing or not ISO 8601."""
+        """``published`` as an aware UTC moment (a naive one taken as UTC); None when missing."""
         if not self.published:
             return None
-        try:
-            moment = datetime.fromisoformat(self.published.strip())
-        except ValueError:
-            return None
+        moment = datetime.fromisoformat(self.published)
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,20 +114,25 @@ class Story:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Why a pair was accepted, measured on the stories' real sets."""
+    """Why a pair was accepted, measured on the stories' real sets. ``days_apart`` is the time
+    between the two publications, when both are dated."""
 
     title_similarity: float
     containment: float
     jaccard: float
     shared: tuple[str, ...] = ()
+    days_apart: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "title_similarity": round(self.title_similarity, 1),
             "containment": round(self.containment, 3),
             "jaccard": round(self.jaccard, 3),
             "shared": list(self.shared),
         }
+        if self.days_apart is not None:
+            record["days_apart"] = round(self.days_apart, 2)
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +235,24 @@ class Verdict:
             "matches": [m.to_dict() for m in self.matches],
         }
 
+    def to_json(self) -> str:
+        """The verdict as one JSON object, as ``dedupe check --format json`` writes it."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """The result of a batch scan (JSON report version 1)."""
+    """The result of a batch scan (JSON report version 1).
+
+    ``folded`` counts the records that repeated another's id (or url) with the very same fields,
+    such as one feed fetched twice: they are one story, but a reader must see that they were read.
+    """
 
     stories: int
     groups: tuple[Group, ...]
     pairs: tuple[Pair, ...]
     topics: tuple[Topic, ...] = ()
+    folded: int = 0
     # Every scanned story's id and title, in id order: the table and CSV list each story once.
     titles: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -202,7 +260,12 @@ class Report:
         return {
             "version": 1,
             "stories": self.stories,
+            "folded": self.folded,
             "groups": [g.to_dict() for g in self.groups],
             "pairs": [p.to_dict() for p in self.pairs],
             "topics": [t.to_dict() for t in self.topics],
         }
+
+    def to_json(self) -> str:
+        """The report as one JSON object, as ``dedupe scan --format json`` writes it."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)

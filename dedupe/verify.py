@@ -9,6 +9,7 @@ and is rejected.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -59,10 +60,25 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     return _overlap(fewer, more) / len(fewer)
 
 
-def days_apart(a: Fingerprint, b: Fingerprint) -> float | None:
-    if a.published is None or b.published is None:
+def days_between(a: datetime | None, b: datetime | None) -> float | None:
+    """Days between two publications; None unless both are dated."""
+    if a is None or b is None:
         return None
-    return abs((a.published - b.published).total_seconds()) / 86400
+    return abs((a - b).total_seconds()) / 86400
+
+
+def days_apart(a: Fingerprint, b: Fingerprint) -> float | None:
+    return days_between(a.published, b.published)
+
+
+def window_days(fuller: Fingerprint, settings: Settings) -> float:
+    """How many days apart two stories may be and still be copies: any number, unless the user
+    set a window or the fuller story is a short notice, whose words cannot tell this week's
+    notice from last week's."""
+    window = settings.window_days if settings.window_days is not None else float("inf")
+    if fuller.size < settings.notice_tokens:
+        window = min(window, settings.notice_window_days)
+    return window
 
 
 def measure(a: Fingerprint, b: Fingerprint, settings: Settings) -> Measures:
@@ -109,11 +125,11 @@ def decide(
     a: Fingerprint, b: Fingerprint, m: Measures, settings: Settings
 ) -> tuple[Relation, float] | None:
     """The relation and score of an ordered pair (``a`` fuller), or None when it is no copy."""
+    if m.days_apart is not None and m.days_apart > window_days(a, settings):
+        return None
     if a.text_key == b.text_key:
         return "exact", 1.0
     if m.number_agreement < settings.number_agreement or m.name_agreement < settings.name_agreement:
-        return None
-    if m.days_apart is not None and m.days_apart > settings.window_days:
         return None
     if (
         a.size < settings.short_story_tokens
@@ -159,8 +175,14 @@ def verify(x: Fingerprint, y: Fingerprint, settings: Settings) -> Pair | None:
     if decision is None:
         return None
     relation, score = decision
-    evidence = Evidence(m.title_similarity, m.containment, m.jaccard)
+    evidence = Evidence(m.title_similarity, m.containment, m.jaccard, days_apart=m.days_apart)
     return Pair(a=a.id, b=b.id, relation=relation, score=score, evidence=evidence)
+
+
+def dated(pair: Pair, a: datetime | None, b: datetime | None) -> Pair:
+    """The pair with the days between its stories in its evidence: exact copies are grouped by
+    their text alone, never measured."""
+    return replace(pair, evidence=replace(pair.evidence, days_apart=days_between(a, b)))
 
 
 def explain(pair: Pair, a: Story, b: Story, settings: Settings) -> Pair:

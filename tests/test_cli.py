@@ -171,3 +171,31 @@ def test_a_foreign_file_is_not_taken_for_an_index(tmp_path):
     result = run("index", "stats", "--index", str(foreign))
     assert result.returncode == 2 and "notes.sqlite" in result.stderr
     assert foreign.read_bytes() == b"not a database at all" * 100
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("dedupe ") and result.stdout.split()[1][0].isdigit()
+
+
+def test_identical_feed_items_in_several_files_are_exact_copies(tmp_path):
+    item = '<item><title>Port strike ends</title><description>Dock workers in Valdora returned to work on Friday after a 12-day strike over pay.</description></item>'  # fmt: skip
+    for name in ("a.xml", "b.xml", "c.xml"):
+        (tmp_path / name).write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>{item}</channel></rss>')  # fmt: skip
+    result = run("scan", str(tmp_path), "--format", "json", "--no-topics")
+    report = json.loads(result.stdout)
+    assert report["stories"] == 3
+    (group,) = report["groups"]
+    assert sorted(m["relation"] for m in group["members"]) == ["exact", "exact", "original"]
+
+
+def test_window_option_refuses_copies_further_apart(tmp_path):
+    base = {"id": "a", "title": HARBOUR.title, "body": HARBOUR.body, "published": "2025-03-04"}
+    stories = [base, {**base, "id": "b", "published": "2025-04-20"}]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(s) for s in stories))
+    found = json.loads(run("scan", str(corpus), "-f", "json", "--no-topics").stdout)
+    assert found["pairs"][0]["evidence"]["days_apart"] == 47.0
+    windowed = run("scan", str(corpus), "-f", "json", "--no-topics", "--window", "7")
+    assert json.loads(windowed.stdout)["groups"] == []

@@ -77,7 +77,7 @@ def test_json_is_the_version_1_report() -> None:
     text = render(report, "json")
 
     assert json.loads(text) == report.to_dict()
-    assert list(json.loads(text)) == ["version", "stories", "groups", "pairs", "topics"]
+    assert list(json.loads(text)) == ["version", "stories", "folded", "groups", "pairs", "topics"]
     assert text.endswith("}\n")
     assert "Serbia’s" in text  # ensure_ascii=False: the reader sees the text as written
     assert text.startswith('{\n  "version": 1,')

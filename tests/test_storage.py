@@ -200,13 +200,12 @@ def test_prune_goes_by_publication_else_by_arrival(storage):
     storage.add(story("mid", published="2024-06-01T12:00:00+02:00"), [2])
     storage.add(story("naive", published="2024-06-02T00:00:00"), [3])
     storage.add(story("undated"), [4])
-    storage.add(story("garbled", published="yesterday"), [5])
     assert storage.prune(datetime(2024, 6, 1, 10, 30, tzinfo=UTC)) == 2
     assert storage.prune(datetime(2024, 6, 2)) == 0  # naive is UTC; "before" is strict
     assert storage.prune(datetime(2024, 6, 2, 0, 0, 1)) == 1
-    assert storage.lookup([1, 2, 3, 4, 5]) == ["garbled", "undated"]
+    assert storage.lookup([1, 2, 3, 4]) == ["undated"]
     assert storage.prune(datetime(2000, 1, 1, tzinfo=UTC)) == 0
-    assert storage.prune(datetime.now(UTC).replace(year=2100)) == 2
+    assert storage.prune(datetime.now(UTC).replace(year=2100)) == 1
     assert len(storage) == 0
 
 

@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
+    BooleanType,
     DoubleType,
     FloatType,
     IntegralType,
@@ -47,18 +48,22 @@ from dedupe.detector import BATCH, fingerprint_batch, story_digest
 from dedupe.fingerprint import Fingerprint
 from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.ingest.records import BODY_ALIASES, story_from_record
+from dedupe.pipeline import version_names
 from dedupe.settings import Settings
 from dedupe.story import STORY_FIELDS, Group, Pair, Report, Story, Topic
-from dedupe.verify import explain, verify
+from dedupe.verify import dated, explain, verify
 
 log = logging.getLogger("dedupe")
 
 # One row per story read: its own id, the hash of its record (to tell two stories under one id
-# apart), the pickled fingerprint, its band keys (0: none) and what explaining a pair needs.
+# apart), whether its id came from its content, the pickled fingerprint, its band keys (0: none)
+# and what explaining a pair needs.
 _PRINTS = StructType(
     [
         StructField("story_id", StringType(), False),
         StructField("digest", StringType(), False),
+        StructField("from_content", BooleanType(), False),
+        StructField("published", StringType(), True),
         StructField("fp", BinaryType(), False),
         StructField("keys", ArrayType(LongType(), False), False),
         StructField("text_key", BinaryType(), False),
@@ -149,10 +154,10 @@ def _scan(spark: SparkSession, stories: RDD, settings: Settings, topics: bool) -
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
     rows = stories.mapPartitions(partial(_fingerprint_rows, settings=settings))
     raw = spark.createDataFrame(rows, _PRINTS, verifySchema=False)
-    prints = _unique_ids(raw).persist(StorageLevel.MEMORY_AND_DISK)
+    prints, folded = _unique_ids(spark, raw)
     accepted: RDD | None = None
     try:
-        copies = _exact_classes(spark, prints, parts)
+        copies = _exact_classes(spark, prints, parts, settings)
         reps = prints.select("id").join(
             copies.select(F.explode("copies").alias("id")), "id", "left_anti"
         )
@@ -169,7 +174,12 @@ def _scan(spark: SparkSession, stories: RDD, settings: Settings, topics: bool) -
             found_topics = cluster_topics(_topic_docs(spark, prints, groups), settings)
         titles = dict(sorted(prints.select("id", "title").rdd.map(tuple).collect()))
         return Report(
-            stories=len(titles), groups=groups, pairs=kept, topics=found_topics, titles=titles
+            stories=len(titles),
+            groups=groups,
+            pairs=kept,
+            topics=found_topics,
+            folded=folded,
+            titles=titles,
         )
     finally:
         if accepted is not None:
@@ -186,6 +196,8 @@ def _fingerprint_rows(stories: Iterator[Story], settings: Settings) -> Iterator[
             yield (
                 story.id,
                 story_digest(story).hex(),
+                story.id_from_content,
+                story.published,
                 pickle.dumps(fp, protocol=pickle.HIGHEST_PROTOCOL),
                 row.view(np.int64).tolist(),
                 fp.text_key,
@@ -200,26 +212,52 @@ def _load(blob: bytes, story_id: str) -> Fingerprint:
     return fp
 
 
-def _unique_ids(raw: DataFrame) -> DataFrame:
-    """Ids made unique as ``Detector._fingerprint_all`` does: the same record twice counts once;
-    of different stories under one id, the one whose record hashes lowest keeps it, the others
-    become ``id~2``, ``id~3``, ... in hash order (hex digests sort as the bytes do)."""
-    versions = Window.partitionBy("story_id").orderBy("digest")
-    rank = F.col("rank")
-    return (
-        raw.dropDuplicates(["story_id", "digest"])
-        .withColumn("rank", F.row_number().over(versions))
-        .withColumn(
-            "id",
-            F.when(rank == 1, F.col("story_id")).otherwise(
-                F.concat(F.col("story_id"), F.lit("~"), rank.cast("string"))
-            ),
-        )
-        .select("id", "fp", "keys", "text_key", "title", "body")
+def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
+    """Ids made unique as ``Detector._fingerprint_all`` does (persisted), and how many records were
+    folded:
+    a record that repeats a given id with the same fields is folded into it (identical records
+    whose id came from their content are all kept); the stories of one id are named by
+    ``version_names`` in the order of their digests (hex digests sort as the bytes do)."""
+    record = Window.partitionBy("story_id", "digest")
+    given = F.when(~F.col("from_content"), 1).otherwise(0)
+    kept = (
+        raw.withColumn("copy", F.row_number().over(record.orderBy("from_content")))
+        .withColumn("given", F.sum(given).over(record))
+        .where(F.col("from_content") | (F.col("copy") == 1))
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    # Each record of a given id beyond the first with the same digest was folded.
+    folded = (
+        kept.where(~F.col("from_content")).agg(F.sum(F.col("given") - 1)).collect()[0][0] or 0
+    )
+    versions = Window.partitionBy("story_id").orderBy("digest")
+    ranked = kept.withColumn("rank", F.row_number().over(versions))
+    shared = dict(
+        ranked.groupBy("story_id").count().where(F.col("count") > 1).rdd.map(tuple).collect()
+    )
+    names = (
+        version_names(shared, set(kept.select("story_id").rdd.map(lambda r: r[0]).collect()))
+        if shared
+        else {}
+    )
+    renamed = spark.createDataFrame(
+        [(i, rank, name) for i, listed in names.items() for rank, name in enumerate(listed, 1)],
+        "story_id string, rank int, name string",
+    )
+    prints = (
+        ranked.join(F.broadcast(renamed), ["story_id", "rank"], "left")
+        .withColumn("id", F.coalesce("name", "story_id"))
+        .select("id", "published", "fp", "keys", "text_key", "title", "body")
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    prints.count()
+    kept.unpersist()
+    return prints, folded
 
 
-def _exact_classes(spark: SparkSession, prints: DataFrame, parts: int) -> DataFrame:
+def _exact_classes(
+    spark: SparkSession, prints: DataFrame, parts: int, settings: Settings
+) -> DataFrame:
     """(representative id, ids of its exact copies) for every text held by several stories,
     chosen by ``exact_copies`` itself; most texts are held by one story and never leave the JVM."""
     holders = Window.partitionBy("text_key")
@@ -231,7 +269,7 @@ def _exact_classes(spark: SparkSession, prints: DataFrame, parts: int) -> DataFr
     classes = (
         shared.rdd.map(lambda row: (row.text_key, _load(row.fp, row.id)))
         .groupByKey(parts)
-        .flatMap(lambda item: exact_copies(list(item[1]))[1].items())
+        .flatMap(lambda item: exact_copies(list(item[1]), settings)[1].items())
     )
     return spark.createDataFrame(classes, "id string, copies array<string>")
 
@@ -356,39 +394,38 @@ def _groups(
 def _explain(
     spark: SparkSession, prints: DataFrame, kept: list[Pair], settings: Settings
 ) -> tuple[Pair, ...]:
-    """``explain`` every kept pair but the exact ones, on the executors that hold both texts."""
-    todo = [(n, p.a, p.b) for n, p in enumerate(kept) if p.relation != "exact"]
-    if not todo:
-        return tuple(kept)
-    wanted = spark.createDataFrame(todo, "n long, a string, b string")
+    """``explain`` every kept pair on the executors that hold both texts; exact copies get only
+    the days between them, as locally."""
+    if not kept:
+        return ()
+    wanted = spark.createDataFrame(
+        [(n, p.a, p.b) for n, p in enumerate(kept)], "n long, a string, b string"
+    )
     texts = [
         prints.select(
             F.col("id").alias(end),
             F.col("title").alias(f"title_{end}"),
             F.col("body").alias(f"body_{end}"),
+            F.col("published").alias(f"published_{end}"),
         )
         for end in "ab"
     ]
     rows = wanted.join(texts[0], "a").join(texts[1], "b")
-    pairs = spark.sparkContext.broadcast({n: kept[n] for n, _, _ in todo})
+    pairs = spark.sparkContext.broadcast(dict(enumerate(kept)))
+
+    def explained(r: Row) -> tuple[int, Pair]:
+        a = Story(id=r.a, title=r.title_a, body=r.body_a, published=r.published_a)
+        b = Story(id=r.b, title=r.title_b, body=r.body_b, published=r.published_b)
+        pair = pairs.value[r.n]
+        if pair.relation == "exact":
+            return r.n, dated(pair, a.published_at(), b.published_at())
+        return r.n, explain(pair, a, b, settings)
+
     try:
-        explained = rows.rdd.map(
-            lambda r: (
-                r.n,
-                explain(
-                    pairs.value[r.n],
-                    Story(id=r.a, title=r.title_a, body=r.body_a),
-                    Story(id=r.b, title=r.title_b, body=r.body_b),
-                    settings,
-                ),
-            )
-        ).collect()
+        done = dict(rows.rdd.map(explained).collect())
     finally:
         pairs.unpersist()
-    done = list(kept)
-    for n, pair in explained:
-        done[n] = pair
-    return tuple(done)
+    return tuple(done[n] for n in range(len(kept)))
 
 
 def _topic_docs(
