@@ -105,6 +105,11 @@ def test_collisions_and_copies_give_the_local_report(spark):
         Story(id="harbour-copy", title=HARBOUR.title, body=HARBOUR.body),
         Story(id="harbour-copy-2", title=HARBOUR.title, body=HARBOUR.body),
         Story(title=RAIL.title, body=RAIL.body),  # no id: derived from the content
+        Story(title=RAIL.title, body=RAIL.body),  # the same again: another story, an exact copy
+        Story(id="rail~2", title="Holds the name a renamed story would take", body="Text."),
+        Story(url="https://example.com/h", title="Fetched twice", body="Folded, and counted."),
+        Story(url="https://example.com/h", title="Fetched twice", body="Folded, and counted."),
+        edited(HARBOUR, "harbour-late", {"Tuesday": "Monday"}, published="2025-06-01T09:00:00Z"),
         Story(url="https://example.com/rail", title=RAIL.title, body=RAIL.body + " Updated."),
         edited(HARBOUR, "harbour-fix", {"31 votes to 12": "31 votes to 13"}),
         edited(RAIL, "rail-later", {"Monday": "Tuesday"}, published="2025-03-02T09:00:00Z"),
