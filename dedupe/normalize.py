@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 import regex
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 # Scripts written without spaces between words: their tokens are overlapping character bigrams.
 _UNSPACED = regex.compile(
@@ -46,14 +45,19 @@ _LEAD_IN = regex.compile(
 _READ_MORE_TAIL = regex.compile(r"\s*read more:?\s*$", regex.IGNORECASE)
 _TRUNCATION = regex.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.{3,})\s*$")
 
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
+
+
+def _word_list(name: str) -> frozenset[str]:
+    text = files("dedupe").joinpath(name).read_text("utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+# scikit-learn's English stop words, as a file: importing scikit-learn for them took half of the
+# start-up of ``dedupe check``.
+STOP_WORDS = _word_list("stop_words.txt")
 # Content words in the leads of more than 2% of news stories ("said", "government", "million"):
 # two stories sharing them share a beat, not a text. Derived by ``benchmarks/common_words.py``.
-COMMON_WORDS = frozenset(
-    line
-    for line in files("dedupe").joinpath("common_words.txt").read_text("utf-8").splitlines()
-    if line and not line.startswith("#")
-)
+COMMON_WORDS = _word_list("common_words.txt")
 
 
 @dataclass(frozen=True, slots=True)

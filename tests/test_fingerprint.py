@@ -55,3 +55,15 @@ def test_fingerprint_fields():
     again = fingerprint([HARBOUR], settings)[0]
     assert again.text_key == full.text_key
     assert np.array_equal(again.shingles(settings), full.shingles(settings))
+
+
+def test_the_permutations_are_datasketchs():
+    # Band keys in indexes on disk were made with these: a change would orphan every index.
+    from datasketch import MinHash
+
+    from dedupe.fingerprint import _permutations
+
+    for num_perm, seed in ((128, 1), (64, 7)):
+        a, b = MinHash(num_perm=num_perm, seed=seed).permutations
+        mine = _permutations(num_perm, seed)
+        assert (mine[0] == a).all() and (mine[1] == b).all()

@@ -59,3 +59,11 @@ def test_huge_text_is_cut():
 
 def test_content_words():
     assert is_content("kazakhstan") and not is_content("the") and not is_content("a")
+
+
+def test_the_stop_words_are_scikit_learns():
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from dedupe.normalize import STOP_WORDS
+
+    assert STOP_WORDS == ENGLISH_STOP_WORDS
