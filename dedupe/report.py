@@ -8,7 +8,10 @@
 - ``csv`` is one row per scanned story, in the report's id order, with its group, its relation in
   the group, the group's canonical story and its topic (empty where there is none). Topics are
   made of canonicals, each standing for its group, so a group's copies get their canonical's topic:
-  filtering the CSV by topic shows every story about it.
+  filtering the CSV by topic shows every story about it. A text cell that starts like a formula
+  (``=``, ``+``, ``-``, ``@``, a tab or a carriage return), as a story's id or title may, gets a
+  leading ``'`` so that a spreadsheet shows it instead of running it: OWASP's advice against CSV
+  injection. JSON keeps the text exact.
 - ``table`` is for a terminal: each group with its members' titles and the evidence of each pair,
   then the topics, then a one-line summary.
 
@@ -57,6 +60,8 @@ _PASSAGE_SEPARATOR = " | "
 _EVIDENCE_COLUMNS = ("title sim.", "contain.", "jaccard")
 # Piped or redirected tables keep a fixed, readable width instead of rich's 80-column fallback.
 _PIPED_WIDTH = 120
+# OWASP's list of the first characters that make a spreadsheet run a cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_report(report: Report, fmt: str, out: TextIO) -> None:
@@ -131,9 +136,20 @@ def _report_csv(report: Report, out: TextIO) -> None:
     for story_id in _story_ids(report):
         group_id, relation, canonical = membership.get(story_id, ("", "", ""))
         title = report.titles.get(story_id, "")
-        writer.writerow(
-            (story_id, title, group_id, relation, canonical, topic_of.get(story_id, ""))
-        )
+        row = (story_id, title, group_id, relation, canonical, topic_of.get(story_id, ""))
+        writer.writerow(_cells(row))
+
+
+def _cells(row: Sequence[object]) -> list[object]:
+    """A CSV row with each text cell that a spreadsheet would run as a formula behind a ``'``.
+
+    Every text cell, not only the story's: the ones dedupe names itself (``g1``, ``teaser``)
+    never start so. Numbers are dedupe's own scores, never negative, and stay numbers.
+    """
+    return [
+        f"'{cell}" if isinstance(cell, str) and cell.startswith(_FORMULA_START) else cell
+        for cell in row
+    ]
 
 
 def _story_ids(report: Report) -> list[str]:
@@ -162,23 +178,23 @@ def _verdicts_csv(verdicts: Sequence[Verdict], out: TextIO) -> None:
     for verdict in verdicts:
         decision = verdict.to_dict()["verdict"]
         if not verdict.matches:
-            writer.writerow((verdict.story_id, decision, *[""] * (len(VERDICT_COLUMNS) - 2)))
+            empty = [""] * (len(VERDICT_COLUMNS) - 2)
+            writer.writerow(_cells((verdict.story_id, decision, *empty)))
         for match in verdict.matches:
             evidence = match.evidence.to_dict()
-            writer.writerow(
-                (
-                    verdict.story_id,
-                    decision,
-                    match.story_id,
-                    match.title,
-                    match.relation,
-                    round(match.score, 3),
-                    evidence["title_similarity"],
-                    evidence["containment"],
-                    evidence["jaccard"],
-                    _PASSAGE_SEPARATOR.join(evidence["shared"]),
-                )
+            row = (
+                verdict.story_id,
+                decision,
+                match.story_id,
+                match.title,
+                match.relation,
+                round(match.score, 3),
+                evidence["title_similarity"],
+                evidence["containment"],
+                evidence["jaccard"],
+                _PASSAGE_SEPARATOR.join(evidence["shared"]),
             )
+            writer.writerow(_cells(row))
 
 
 # --- people ----------------------------------------------------------------------------------
