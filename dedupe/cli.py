@@ -35,7 +35,7 @@ from rich.text import Text
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
-from dedupe.report import write_report, write_verdicts
+from dedupe.report import printable, write_report, write_verdicts
 from dedupe.storage import StorageError
 from dedupe.story import Story
 
@@ -82,8 +82,9 @@ InputFormatOption = Annotated[
 
 
 def say(message: str) -> None:
-    """A message on stderr, unwrapped: file names and paths must stay whole."""
-    typer.echo(f"dedupe: {message}", err=True)
+    """A message on stderr, unwrapped: file names and paths must stay whole. One line, shown and
+    not obeyed: a message can quote story text, and a terminal acts on control characters."""
+    typer.echo("dedupe: " + printable(message, keep="\t"), err=True)
 
 
 def fail(message: str) -> typer.Exit:

@@ -1,4 +1,6 @@
-"""The command line end to end, through the installed ``dedupe`` command in a subprocess."""
+"""The command line end to end, through the installed ``dedupe`` command in a subprocess; in
+this process (typer's CliRunner) where a test replaces a part to see what the command makes of it,
+or only looks at what was written."""
 
 import csv
 import io
@@ -8,7 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from dedupe import cli
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT
 
 EXPECTED = json.loads((ROOT / "seeds" / "expected.json").read_text(encoding="utf-8"))
@@ -171,3 +175,16 @@ def test_a_foreign_file_is_not_taken_for_an_index(tmp_path):
     result = run("index", "stats", "--index", str(foreign))
     assert result.returncode == 2 and "notes.sqlite" in result.stderr
     assert foreign.read_bytes() == b"not a database at all" * 100
+
+
+def invoke(*args: str):
+    """The command in this process: for what monkeypatching shows, or a file's content."""
+    return CliRunner().invoke(cli.app, list(args))
+
+
+def test_messages_show_control_characters_instead_of_sending_them(tmp_path):
+    name = str(tmp_path / "feed\x1b]0;pwned\x07\x9b2J.jsonl")
+    result = invoke("scan", name)
+    assert result.exit_code == 2
+    assert "feed\\x1b]0;pwned\\x07\\x9b2J.jsonl: no such file" in result.stderr
+    assert not set(result.stderr) & {"\x1b", "\x07", "\x9b"}

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dedupe.report import FORMATS, write_report, write_verdicts
+from dedupe.report import FORMATS, printable, write_report, write_verdicts
 from dedupe.story import Evidence, Group, Match, Member, Pair, Report, Topic, Verdict
 
 TITLES = {
@@ -225,6 +225,23 @@ def hostile_report() -> Report:
             "-2+3": "@SUM(A1:A9)",
         },
     )
+
+
+def test_table_shows_control_characters_and_markup_in_story_text_literally() -> None:
+    text = render(hostile_report(), "table")
+    match = Match("=1+1", "teaser", 0.8, Evidence(80.0, 0.6, 0.1, ("\x1b[2J wiped",)), "\x9b2J\r")
+    text += render_verdicts([Verdict("\x1b[31mdraft", (match,))], "table")
+
+    assert not set(text) & {"\x1b", "\x9b", "\x07", "\r"}
+    assert "\\x1b]0;pwned\\x07 [link=https://evil.example]click[/link]" in text
+    assert '"\\x1b[2J wiped"' in text and "\\x9b31m red \\x07" in text
+    assert "\\x1b[31mdraft" in text and "\\x9b2J\\x0d" in text
+
+
+def test_printable_keeps_what_it_is_told_and_all_other_text() -> None:
+    text = "tab\there\nnew line \x00\x7f\x85 Straße 東京 \u200b"
+    assert printable(text) == "tab\there\nnew line \\x00\\x7f\\x85 Straße 東京 \u200b"
+    assert printable(text, keep="\t").startswith("tab\there\\x0anew line")
 
 
 def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote() -> None:
