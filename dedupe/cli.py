@@ -2,7 +2,9 @@
 
 Each command parses its arguments, reads stories through ``dedupe.ingest``, calls the detector,
 renders through ``dedupe.report`` and sets the exit code: 0 done (for ``check``: new), 1 ``check``
-found the story already published, 2 usage or input error. Messages go to stderr.
+found the story already published, 2 any other failure (usage, input, index, an internal error).
+A closed pipe ends quietly, with the exit code the command had decided. Messages go to stderr, one
+line each.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import logging
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -31,6 +34,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.text import Text
+from typer.core import TyperGroup
 
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
@@ -39,7 +43,28 @@ from dedupe.report import printable, write_report, write_verdicts
 from dedupe.storage import StorageError
 from dedupe.story import Story
 
+
+class _Commands(TyperGroup):
+    """Every command ends as the exit codes promise, whatever escapes it: no traceback, no 1."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except BrokenPipeError:
+            # Writes that ``output`` does not make (``index stats``) to a reader that went away.
+            _drop_stdout()
+            raise typer.Exit(EXIT_NEW) from None
+        except Exception as error:
+            if ctx.params.get("verbose"):
+                traceback.print_exc()
+            say(f"error: internal error: {type(error).__name__}: {error}")
+            raise typer.Exit(EXIT_USAGE) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Find copies, syndicated rewrites and teasers in news feeds; group the rest by topic.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -119,13 +144,26 @@ def read_stories(
 @contextmanager
 def output(path: Path | None) -> Iterator[TextIO]:
     if path is None:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader has gone (``| head -1``): the command still ends with its own exit code.
+            _drop_stdout()
         return
     try:
         with path.open("w", encoding="utf-8", newline="") as out:
             yield out
     except OSError as error:
         raise fail(f"cannot write {path}: {error.strerror}") from None
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered for a reader that has gone is
+    not written again at exit, as Python's note on SIGPIPE advises."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class RateColumn(ProgressColumn):

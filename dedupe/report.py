@@ -25,6 +25,7 @@ match columns for a story that is new.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -214,10 +215,17 @@ def _verdicts_csv(verdicts: Sequence[Verdict], out: TextIO) -> None:
 # --- people ----------------------------------------------------------------------------------
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed pipe reaches the caller as the error it is; rich would exit the program with
+        status 1, which ``dedupe check`` gives to "already published"."""
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
 def _console(out: TextIO) -> Console:
     """A console on ``out`` that colours a terminal and writes plain text anywhere else."""
     terminal = out.isatty()
-    return Console(
+    return _Console(
         file=out,
         width=None if terminal else _PIPED_WIDTH,
         color_system="auto" if terminal else None,

@@ -5,6 +5,7 @@ or only looks at what was written."""
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dedupe import cli
+from dedupe.story import Story
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT
 
 EXPECTED = json.loads((ROOT / "seeds" / "expected.json").read_text(encoding="utf-8"))
@@ -188,3 +190,44 @@ def test_messages_show_control_characters_instead_of_sending_them(tmp_path):
     assert result.exit_code == 2
     assert "feed\\x1b]0;pwned\\x07\\x9b2J.jsonl: no such file" in result.stderr
     assert not set(result.stderr) & {"\x1b", "\x07", "\x9b"}
+
+
+def test_a_closed_pipe_ends_quietly_with_the_exit_code_the_command_decided(tmp_path):
+    corpus = jsonl(tmp_path / "published.jsonl", [HARBOUR, RAIL])
+    teaser = jsonl(tmp_path / "teaser.jsonl", [HARBOUR_TEASER])
+    draft = jsonl(
+        tmp_path / "draft.jsonl", [Story(title="Library opens", body="A library opened.")]
+    )
+    index = str(tmp_path / "published.sqlite")
+    assert run("index", "add", corpus, "--index", index).returncode == 0
+    command = [DEDUPE] if DEDUPE else [sys.executable, "-m", "dedupe"]
+    for args, code in (
+        (["check", teaser, "--against", corpus], 1),
+        (["check", draft, "--against", corpus, "-f", "json"], 0),
+        (["scan", "seeds/feed-page.txt", "-f", "jsonl"], 0),
+        (["scan", "seeds/feed-page.txt"], 0),
+        (["index", "stats", "--index", index], 0),
+    ):
+        # A pipe whose reader has gone before the first write, as ``| head -1`` leaves it.
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            result = subprocess.run(
+                [*command, *args], stdout=writer, stderr=subprocess.PIPE, cwd=ROOT, timeout=120
+            )
+        finally:
+            os.close(writer)
+        assert (args[0], result.returncode, result.stderr) == (args[0], code, b"")
+
+
+def test_an_unexpected_error_exits_2_in_one_line_and_shows_its_traceback_with_v(monkeypatch):
+    def broken_scan(*args, **kwargs):
+        raise RuntimeError("the index fell over")
+
+    monkeypatch.setattr(cli.Detector, "scan", broken_scan)
+    result = invoke("scan", "seeds/feed-page.txt")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "dedupe: error: internal error: RuntimeError: the index fell over\n"
+    verbose = invoke("-v", "scan", "seeds/feed-page.txt")
+    assert verbose.exit_code == 2 and "Traceback" in verbose.stderr
+    assert verbose.stderr.endswith("internal error: RuntimeError: the index fell over\n")
