@@ -9,11 +9,16 @@ line each.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import logging
 import os
 import re
+import secrets
+import stat
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -141,9 +146,40 @@ def read_stories(
         return list(stories)
 
 
+def writable(path: Path | None) -> None:
+    """End the command with exit 2 now if ``-o`` cannot be written: before the work, not after."""
+    if path is None:
+        return
+    target = path.resolve()
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if _replaced(target):
+            with tempfile.TemporaryFile(dir=target.parent):
+                pass
+    except OSError as error:
+        raise fail(f"cannot write {path}: {error.strerror}") from None
+
+
+def _replaced(target: Path) -> bool:
+    """Whether ``-o`` is written beside itself and then put in place: a device or a pipe
+    (``-o /dev/null``) cannot be replaced, and has no old report to lose."""
+    return not target.exists() or target.is_file()
+
+
 @contextmanager
 def output(path: Path | None) -> Iterator[TextIO]:
+    """Where the result goes: stdout, or the file ``-o``, written whole or not at all.
+
+    The file is written under a temporary name beside it and replaces it once complete (with the
+    old file's permissions), so a run that fails leaves the old report as it was. Text the
+    encoding cannot take, lone surrogates in stories a program built, is written as backslash
+    escapes (in JSON the very escape that reads back as the same text) rather than failing
+    halfway through.
+    """
     if path is None:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(errors="backslashreplace")
         try:
             yield sys.stdout
             sys.stdout.flush()
@@ -151,11 +187,23 @@ def output(path: Path | None) -> Iterator[TextIO]:
             # The reader has gone (``| head -1``): the command still ends with its own exit code.
             _drop_stdout()
         return
+    target = path.resolve()
+    replaced = _replaced(target)
+    written = target.with_name(f".{target.name}.{secrets.token_hex(4)}") if replaced else target
     try:
-        with path.open("w", encoding="utf-8", newline="") as out:
+        with written.open(
+            "x" if replaced else "w", encoding="utf-8", errors="backslashreplace", newline=""
+        ) as out:
             yield out
+        if replaced:
+            if target.exists():
+                os.chmod(written, stat.S_IMODE(target.stat().st_mode))
+            os.replace(written, target)
     except OSError as error:
         raise fail(f"cannot write {path}: {error.strerror}") from None
+    finally:
+        if replaced:
+            written.unlink(missing_ok=True)
 
 
 def _drop_stdout() -> None:
@@ -226,6 +274,7 @@ def scan(
     ] = "local[2]",
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
+    writable(out)
     if engine is Engine.spark:
         try:
             from dedupe.engines.spark import scan_stories
@@ -285,6 +334,7 @@ def check(
         raise fail("say what to check against: --against FILES or --index INDEX (one of them)")
     if add and index is None:
         raise fail("--add needs --index: there is nothing to add the draft to")
+    writable(out)
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))

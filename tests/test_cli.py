@@ -3,18 +3,22 @@ this process (typer's CliRunner) where a test replaces a part to see what the co
 or only looks at what was written."""
 
 import csv
+import errno
 import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 from typer.testing import CliRunner
 
 from dedupe import cli
-from dedupe.story import Story
+from dedupe.report import write_verdicts
+from dedupe.story import Evidence, Match, Story, Verdict
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT
 
 EXPECTED = json.loads((ROOT / "seeds" / "expected.json").read_text(encoding="utf-8"))
@@ -231,3 +235,82 @@ def test_an_unexpected_error_exits_2_in_one_line_and_shows_its_traceback_with_v(
     verbose = invoke("-v", "scan", "seeds/feed-page.txt")
     assert verbose.exit_code == 2 and "Traceback" in verbose.stderr
     assert verbose.stderr.endswith("internal error: RuntimeError: the index fell over\n")
+
+
+def test_the_output_file_is_replaced_whole_or_left_as_it_was(tmp_path, monkeypatch):
+    old = tmp_path / "report.csv"
+    old.write_text("the old report\n", encoding="utf-8")
+    old.chmod(0o640)
+
+    def full_disk(report, fmt, out):
+        out.write("id,title\n" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_report", full_disk)
+    failed = invoke("scan", "seeds/feed-page.txt", "-f", "csv", "-o", str(old))
+    assert failed.exit_code == 2
+    assert failed.stderr == f"dedupe: error: cannot write {old}: No space left on device\n"
+    assert old.read_text(encoding="utf-8") == "the old report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
+
+    monkeypatch.undo()
+    assert invoke("scan", "seeds/feed-page.txt", "-f", "csv", "-o", str(old)).exit_code == 0
+    assert old.read_text(encoding="utf-8").startswith("id,title,group")
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    new = tmp_path / "new.csv"
+    assert invoke("scan", "seeds/feed-page.txt", "-f", "csv", "-o", str(new)).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "report.csv"]
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_scan(tmp_path, monkeypatch):
+    scanned = []
+    monkeypatch.setattr(cli.Detector, "scan", lambda *args, **kwargs: scanned.append(args))
+    for out, reason in (
+        (tmp_path / "no" / "such" / "report.json", "No such file or directory"),
+        (tmp_path, "Is a directory"),
+    ):
+        result = invoke("scan", "seeds/feed-page.txt", "-o", str(out))
+        assert result.exit_code == 2 and scanned == []
+        assert result.stderr == f"dedupe: error: cannot write {out}: {reason}\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
+def test_an_output_that_is_no_file_is_written_in_place(tmp_path):
+    """A pipe or a device (``-o /dev/null``) cannot be replaced, and holds no report to lose."""
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = invoke("scan", "seeds/feed-page.txt", "-f", "json", "-o", str(fifo))
+    reader.join(timeout=60)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(received[0])["stories"] == 10
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_text_the_encoding_cannot_take_is_written_as_escapes(tmp_path, monkeypatch):
+    """Lone surrogates (a JSON escape read as is, or a story a program built) must not end the
+    output halfway; JSON even reads back the very same text."""
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"id": "a", "title": "bad \\ud800 title", "body": "A body."}\n')
+    old = tmp_path / "report.csv"
+    old.write_text("the old report\n", encoding="utf-8")
+    result = invoke("scan", str(feed), "-f", "csv", "-o", str(old))
+    assert result.exit_code == 0, result.stderr
+    assert [row["id"] for row in csv.DictReader(old.open(encoding="utf-8"))] == ["a"]
+
+    evidence = Evidence(90.0, 0.8, 0.5, ("\udcff passage",))
+    verdicts = [Verdict("d", (Match("a", "teaser", 0.9, evidence, title="bad \ud800 title"),))]
+    with cli.output(tmp_path / "verdicts.json") as out:
+        write_verdicts(verdicts, "json", out)
+    written = json.loads((tmp_path / "verdicts.json").read_text(encoding="utf-8"))
+    assert written == {"version": 1, "verdicts": [verdicts[0].to_dict()]}
+    strict = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # as a pipe's or a terminal's
+    monkeypatch.setattr(sys, "stdout", strict)
+    with cli.output(None) as out:
+        write_verdicts(verdicts, "csv", out)
+    assert "bad \\ud800 title" in strict.buffer.getvalue().decode("utf-8")
