@@ -214,6 +214,21 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
+@contextmanager
+def room_for_temporary_data() -> Iterator[None]:
+    """A scan keeps its stories' texts in a temporary file: a full disk there ends the command
+    with exit 2 and says which folder, instead of a traceback."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        raise fail(
+            f"cannot write temporary data in {tempfile.gettempdir()}: {error.strerror} "
+            "(set TMPDIR to a folder with room)"
+        ) from None
+
+
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         return Text(f"{task.speed or 0:,.0f} stories/s")
@@ -287,6 +302,7 @@ def scan(
         with (
             reading(inputs, input_format, on_error) as stories,
             progress_bar("scanning") as advance,
+            room_for_temporary_data(),
         ):
             report = detector.scan(stories, topics=topics, progress=advance)
     with output(out) as stream:

@@ -7,11 +7,13 @@ import errno
 import io
 import json
 import os
+import resource
 import shutil
 import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -314,3 +316,45 @@ def test_text_the_encoding_cannot_take_is_written_as_escapes(tmp_path, monkeypat
     with cli.output(None) as out:
         write_verdicts(verdicts, "csv", out)
     assert "bad \\ud800 title" in strict.buffer.getvalue().decode("utf-8")
+
+
+def synthetic(path: Path, count: int) -> str:
+    """``count`` distinct short stories, in JSONL."""
+    lines = (
+        json.dumps(
+            {
+                "id": f"s{n}",
+                "title": f"Council {n} votes on harbour budget item {n * 7}",
+                "body": f"Councillors of ward {n} voted {n % 13} to {n % 11} on item {n * 3}.",
+            }
+        )
+        for n in range(count)
+    )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_full_temporary_folder_is_named_not_a_traceback(tmp_path):
+    feed = synthetic(tmp_path / "feed.jsonl", 600)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    command = [DEDUPE] if DEDUPE else [sys.executable, "-m", "dedupe"]
+
+    def small_files() -> None:
+        # Files may grow to 64 KiB: the spilled stories do not fit, the input is only read.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+
+    result = subprocess.run(
+        [*command, "scan", feed, "-f", "json"],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        preexec_fn=small_files,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"dedupe: error: cannot write temporary data in {temporary}: File too large "
+        "(set TMPDIR to a folder with room)\n"
+    )
