@@ -2,9 +2,9 @@
 
 Each command parses its arguments, reads stories through ``dedupe.ingest``, calls the detector,
 renders through ``dedupe.report`` and sets the exit code: 0 done (for ``check``: new), 1 ``check``
-found the story already published, 2 any other failure (usage, input, index, an internal error).
-A closed pipe ends quietly, with the exit code the command had decided. Messages go to stderr, one
-line each.
+found the story already published, 2 any other failure (usage, input, index, an internal error),
+130 interrupted. A closed pipe ends quietly, with the exit code the command had decided. Messages
+go to stderr, one line each.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
+        except KeyboardInterrupt:
+            say("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             # Writes that ``output`` does not make (``index stats``) to a reader that went away.
             _drop_stdout()
@@ -77,7 +80,7 @@ app = typer.Typer(
 )
 stderr = Console(stderr=True)
 
-EXIT_NEW, EXIT_PUBLISHED, EXIT_USAGE = 0, 1, 2
+EXIT_NEW, EXIT_PUBLISHED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class OutputFormat(StrEnum):

@@ -9,10 +9,12 @@ import json
 import os
 import resource
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -358,3 +360,44 @@ def test_a_full_temporary_folder_is_named_not_a_traceback(tmp_path):
         f"dedupe: error: cannot write temporary data in {temporary}: File too large "
         "(set TMPDIR to a folder with room)\n"
     )
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(after_name[1]) == pid:
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+def test_ctrl_c_during_a_parallel_scan_ends_it_in_one_line(tmp_path):
+    stories = Path(synthetic(tmp_path / "feed.jsonl", 2500)).read_bytes()
+    # ``python -m``, not the installed script: its only children are then the pool's workers.
+    scan = subprocess.Popen(
+        [sys.executable, "-m", "dedupe", "scan", "-", "--jobs", "2", "-f", "json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        # Stdin stays open: the scan is under way, its workers started, waiting for more stories.
+        scan.stdin.write(stories)
+        scan.stdin.flush()
+        deadline = time.monotonic() + 60
+        while len(_children(scan.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # A terminal's Ctrl-C: SIGINT to every process of the job, workers included.
+        os.killpg(scan.pid, signal.SIGINT)
+        stdout, stderr = scan.communicate(timeout=60)
+    finally:
+        if scan.poll() is None:
+            os.killpg(scan.pid, signal.SIGKILL)
+    assert (scan.returncode, stderr.decode()) == (130, "dedupe: interrupted\n")
+    assert stdout == b""
