@@ -308,6 +308,8 @@ def scan(
             room_for_temporary_data(),
         ):
             report = detector.scan(stories, topics=topics, progress=advance)
+    if not report.stories:
+        say("warning: no story in " + ", ".join(inputs))
     with output(out) as stream:
         write_report(report, fmt.value, stream)
 
@@ -360,7 +362,10 @@ def check(
     with opened(index) as detector:
         if against is not None:
             with reading(against, None, OnError.skip) as corpus:
-                detector.add_many(corpus)
+                # A fresh index in memory: every story of the corpus is new to it.
+                held = detector.add_many(corpus)
+            if not held:
+                raise fail(f"nothing to check against: {', '.join(against)} hold no story")
         if add:
             verdicts = [detector.add(story, only_new=True) for story in stories]
         else:

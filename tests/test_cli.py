@@ -401,3 +401,21 @@ def test_ctrl_c_during_a_parallel_scan_ends_it_in_one_line(tmp_path):
             os.killpg(scan.pid, signal.SIGKILL)
     assert (scan.returncode, stderr.decode()) == (130, "dedupe: interrupted\n")
     assert stdout == b""
+
+
+def test_no_story_to_check_against_is_an_error_and_an_empty_scan_a_warning(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR_TEASER])
+    for corpus in (empty, bad):
+        result = run("check", draft, "--against", str(corpus))
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.endswith(
+            f"dedupe: error: nothing to check against: {corpus} hold no story\n"
+        )
+    scanned = run("scan", str(empty), "-f", "json")
+    assert scanned.returncode == 0
+    assert scanned.stderr == f"dedupe: warning: no story in {empty}\n"
+    assert json.loads(scanned.stdout)["stories"] == 0
