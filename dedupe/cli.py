@@ -2,22 +2,30 @@
 
 Each command parses its arguments, reads stories through ``dedupe.ingest``, calls the detector,
 renders through ``dedupe.report`` and sets the exit code: 0 done (for ``check``: new), 1 ``check``
-found the story already published, 2 usage or input error. Messages go to stderr.
+found the story already published, 2 any other failure (usage, input, index, an internal error),
+130 interrupted. A closed pipe ends quietly, with the exit code the command had decided. Messages
+go to stderr, one line each.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import logging
 import os
 import re
+import secrets
+import stat
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -31,17 +39,42 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.text import Text
+from typer.core import TyperGroup
 
 from dedupe import __version__
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
-from dedupe.report import write_report, write_verdicts
+from dedupe.report import printable, write_report, write_verdicts
 from dedupe.settings import Settings
 from dedupe.storage import StorageError
 from dedupe.story import Story
 
+
+class _Commands(TyperGroup):
+    """Every command ends as the exit codes promise, whatever escapes it: no traceback, no 1."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except KeyboardInterrupt:
+            say("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # Writes that ``output`` does not make (``index stats``) to a reader that went away.
+            _drop_stdout()
+            raise typer.Exit(EXIT_NEW) from None
+        except Exception as error:
+            if ctx.params.get("verbose"):
+                traceback.print_exc()
+            say(f"error: internal error: {type(error).__name__}: {error}")
+            raise typer.Exit(EXIT_USAGE) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Find copies, syndicated rewrites and teasers in news feeds; group the rest by topic.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -49,7 +82,7 @@ app = typer.Typer(
 )
 stderr = Console(stderr=True)
 
-EXIT_NEW, EXIT_PUBLISHED, EXIT_USAGE = 0, 1, 2
+EXIT_NEW, EXIT_PUBLISHED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class OutputFormat(StrEnum):
@@ -95,8 +128,9 @@ WindowOption = Annotated[
 
 
 def say(message: str) -> None:
-    """A message on stderr, unwrapped: file names and paths must stay whole."""
-    typer.echo(f"dedupe: {message}", err=True)
+    """A message on stderr, unwrapped: file names and paths must stay whole. One line, shown and
+    not obeyed: a message can quote story text, and a terminal acts on control characters."""
+    typer.echo("dedupe: " + printable(message, keep="\t"), err=True)
 
 
 def fail(message: str) -> typer.Exit:
@@ -128,16 +162,87 @@ def read_stories(
         return list(stories)
 
 
-@contextmanager
-def output(path: Path | None) -> Iterator[TextIO]:
+def writable(path: Path | None) -> None:
+    """End the command with exit 2 now if ``-o`` cannot be written: before the work, not after."""
     if path is None:
-        yield sys.stdout
         return
+    target = path.resolve()
     try:
-        with path.open("w", encoding="utf-8", newline="") as out:
-            yield out
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if _replaced(target):
+            with tempfile.TemporaryFile(dir=target.parent):
+                pass
     except OSError as error:
         raise fail(f"cannot write {path}: {error.strerror}") from None
+
+
+def _replaced(target: Path) -> bool:
+    """Whether ``-o`` is written beside itself and then put in place: a device or a pipe
+    (``-o /dev/null``) cannot be replaced, and has no old report to lose."""
+    return not target.exists() or target.is_file()
+
+
+@contextmanager
+def output(path: Path | None) -> Iterator[TextIO]:
+    """Where the result goes: stdout, or the file ``-o``, written whole or not at all.
+
+    The file is written under a temporary name beside it and replaces it once complete (with the
+    old file's permissions), so a run that fails leaves the old report as it was. Text the
+    encoding cannot take, lone surrogates in stories a program built, is written as backslash
+    escapes (in JSON the very escape that reads back as the same text) rather than failing
+    halfway through.
+    """
+    if path is None:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(errors="backslashreplace")
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader has gone (``| head -1``): the command still ends with its own exit code.
+            _drop_stdout()
+        return
+    target = path.resolve()
+    replaced = _replaced(target)
+    written = target.with_name(f".{target.name}.{secrets.token_hex(4)}") if replaced else target
+    try:
+        with written.open(
+            "x" if replaced else "w", encoding="utf-8", errors="backslashreplace", newline=""
+        ) as out:
+            yield out
+        if replaced:
+            if target.exists():
+                os.chmod(written, stat.S_IMODE(target.stat().st_mode))
+            os.replace(written, target)
+    except OSError as error:
+        raise fail(f"cannot write {path}: {error.strerror}") from None
+    finally:
+        if replaced:
+            written.unlink(missing_ok=True)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered for a reader that has gone is
+    not written again at exit, as Python's note on SIGPIPE advises."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+@contextmanager
+def room_for_temporary_data() -> Iterator[None]:
+    """A scan keeps its stories' texts in a temporary file: a full disk there ends the command
+    with exit 2 and says which folder, instead of a traceback."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        raise fail(
+            f"cannot write temporary data in {tempfile.gettempdir()}: {error.strerror} "
+            "(set TMPDIR to a folder with room)"
+        ) from None
 
 
 class RateColumn(ProgressColumn):
@@ -213,6 +318,7 @@ def scan(
     window: WindowOption = None,
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
+    writable(out)
     settings = Settings(window_days=window)
     if engine is Engine.spark:
         try:
@@ -226,8 +332,11 @@ def scan(
         with (
             reading(inputs, input_format, on_error) as stories,
             progress_bar("scanning") as advance,
+            room_for_temporary_data(),
         ):
             report = detector.scan(stories, topics=topics, progress=advance)
+    if not report.stories:
+        say("warning: no story in " + ", ".join(inputs))
     with output(out) as stream:
         write_report(report, fmt.value, stream)
 
@@ -274,13 +383,17 @@ def check(
         raise fail("say what to check against: --against FILES or --index INDEX (one of them)")
     if add and index is None:
         raise fail("--add needs --index: there is nothing to add the draft to")
+    writable(out)
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
     with opened(index, Settings(window_days=window)) as detector:
         if against is not None:
             with reading(against, None, OnError.skip) as corpus:
-                detector.add_many(corpus)
+                # A fresh index in memory: every story of the corpus is new to it.
+                held = detector.add_many(corpus)
+            if not held:
+                raise fail(f"nothing to check against: {', '.join(against)} hold no story")
         if add:
             verdicts = [detector.add(story, only_new=True) for story in stories]
         else:

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import multiprocessing
 import pickle
+import signal
 import sys
 import tempfile
 import threading
@@ -294,7 +295,11 @@ class Detector:
             for batch in batches:
                 yield fingerprint_batch((batch, self.settings))
             return
-        with multiprocessing.get_context().Pool(self.jobs) as pool:
+        # Workers ignore Ctrl-C and leave it to this process, which ends the pool on the way out:
+        # a terminal sends SIGINT to every process of the job, and each worker printed a traceback.
+        ignore_interrupts = (signal.SIGINT, signal.SIG_IGN)
+        context = multiprocessing.get_context()
+        with context.Pool(self.jobs, signal.signal, ignore_interrupts) as pool:
             pending: deque = deque()
             for batch in batches:
                 pending.append(pool.apply_async(fingerprint_batch, ((batch, self.settings),)))

@@ -8,9 +8,13 @@
 - ``csv`` is one row per scanned story, in the report's id order, with its group, its relation in
   the group, the group's canonical story and its topic (empty where there is none). Topics are
   made of canonicals, each standing for its group, so a group's copies get their canonical's topic:
-  filtering the CSV by topic shows every story about it.
+  filtering the CSV by topic shows every story about it. A text cell that starts like a formula
+  (``=``, ``+``, ``-``, ``@``, a tab or a carriage return), as a story's id or title may, gets a
+  leading ``'`` so that a spreadsheet shows it instead of running it: OWASP's advice against CSV
+  injection. JSON keeps the text exact.
 - ``table`` is for a terminal: each group with its members' titles and the evidence of each pair,
-  then the topics, then a one-line summary.
+  then the topics, then a one-line summary. Story text is shown, never obeyed: control characters
+  a terminal would act on are shown as ``\\xNN`` escapes, and rich markup in it stays literal.
 
 Verdicts of ``dedupe check`` use the same formats: ``json`` is always
 ``{"version": 1, "verdicts": [...]}`` so a reader never has to ask whether it got one verdict or a
@@ -21,7 +25,9 @@ match columns for a story that is new.
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
@@ -57,6 +63,12 @@ _PASSAGE_SEPARATOR = " | "
 _EVIDENCE_COLUMNS = ("title sim.", "contain.", "jaccard")
 # Piped or redirected tables keep a fixed, readable width instead of rich's 80-column fallback.
 _PIPED_WIDTH = 120
+# What a terminal acts on instead of showing: C0 controls, DEL and C1 (U+009B alone starts a
+# control sequence). In a story's text they could clear the screen, retitle the window or hide
+# lines; rich strips only a few of them (BEL, CR, ...), never ESC.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# OWASP's list of the first characters that make a spreadsheet run a cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_report(report: Report, fmt: str, out: TextIO) -> None:
@@ -67,6 +79,14 @@ def write_report(report: Report, fmt: str, out: TextIO) -> None:
 def write_verdicts(verdicts: Sequence[Verdict], fmt: str, out: TextIO) -> None:
     """Write the verdicts of ``dedupe check`` to ``out`` in ``fmt``, one of ``FORMATS``."""
     _writer(_VERDICT_WRITERS, fmt)(verdicts, out)
+
+
+def printable(text: str, keep: str = "\t\n") -> str:
+    """``text`` with every control character but those in ``keep`` shown as a ``\\xNN`` escape:
+    story text on a terminal is to be read, not obeyed."""
+    return _CONTROL.sub(
+        lambda found: found[0] if found[0] in keep else f"\\x{ord(found[0]):02x}", text
+    )
 
 
 def _writer(writers: dict[str, Callable[[Any, TextIO], None]], fmt: str) -> Callable[..., None]:
@@ -131,9 +151,20 @@ def _report_csv(report: Report, out: TextIO) -> None:
     for story_id in _story_ids(report):
         group_id, relation, canonical = membership.get(story_id, ("", "", ""))
         title = report.titles.get(story_id, "")
-        writer.writerow(
-            (story_id, title, group_id, relation, canonical, topic_of.get(story_id, ""))
-        )
+        row = (story_id, title, group_id, relation, canonical, topic_of.get(story_id, ""))
+        writer.writerow(_cells(row))
+
+
+def _cells(row: Sequence[object]) -> list[object]:
+    """A CSV row with each text cell that a spreadsheet would run as a formula behind a ``'``.
+
+    Every text cell, not only the story's: the ones dedupe names itself (``g1``, ``teaser``)
+    never start so. Numbers are dedupe's own scores, never negative, and stay numbers.
+    """
+    return [
+        f"'{cell}" if isinstance(cell, str) and cell.startswith(_FORMULA_START) else cell
+        for cell in row
+    ]
 
 
 def _story_ids(report: Report) -> list[str]:
@@ -162,32 +193,39 @@ def _verdicts_csv(verdicts: Sequence[Verdict], out: TextIO) -> None:
     for verdict in verdicts:
         decision = verdict.to_dict()["verdict"]
         if not verdict.matches:
-            writer.writerow((verdict.story_id, decision, *[""] * (len(VERDICT_COLUMNS) - 2)))
+            empty = [""] * (len(VERDICT_COLUMNS) - 2)
+            writer.writerow(_cells((verdict.story_id, decision, *empty)))
         for match in verdict.matches:
             evidence = match.evidence.to_dict()
-            writer.writerow(
-                (
-                    verdict.story_id,
-                    decision,
-                    match.story_id,
-                    match.title,
-                    match.relation,
-                    round(match.score, 3),
-                    evidence["title_similarity"],
-                    evidence["containment"],
-                    evidence["jaccard"],
-                    _PASSAGE_SEPARATOR.join(evidence["shared"]),
-                )
+            row = (
+                verdict.story_id,
+                decision,
+                match.story_id,
+                match.title,
+                match.relation,
+                round(match.score, 3),
+                evidence["title_similarity"],
+                evidence["containment"],
+                evidence["jaccard"],
+                _PASSAGE_SEPARATOR.join(evidence["shared"]),
             )
+            writer.writerow(_cells(row))
 
 
 # --- people ----------------------------------------------------------------------------------
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed pipe reaches the caller as the error it is; rich would exit the program with
+        status 1, which ``dedupe check`` gives to "already published"."""
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
 def _console(out: TextIO) -> Console:
     """A console on ``out`` that colours a terminal and writes plain text anywhere else."""
     terminal = out.isatty()
-    return Console(
+    return _Console(
         file=out,
         width=None if terminal else _PIPED_WIDTH,
         color_system="auto" if terminal else None,
@@ -220,12 +258,12 @@ def _group_panel(group: Group, pairs: Sequence[Pair], titles: dict[str, str]) ->
     members.add_column("title", ratio=1)
     for member in group.members:
         members.add_row(
-            Text(member.id, style="bold" if member.id == group.canonical else ""),
+            _text(member.id, style="bold" if member.id == group.canonical else ""),
             member.relation,
             _score(member.score),
-            Text(titles.get(member.id, "")),
+            _text(titles.get(member.id, "")),
         )
-    heading = Text(
+    heading = _text(
         f"{group.id}  {group.relation}, {_count(len(group.members), 'story', 'stories')}, "
         f"canonical {group.canonical}"
     )
@@ -249,7 +287,8 @@ def _topics_table(report: Report) -> Table:
             if group is not None:
                 line += f"  ({group.id}, {_count(len(group.members), 'story', 'stories')})"
             lines.append(line)
-        table.add_row(topic.id, Text(topic.label), str(len(topic.members)), Text("\n".join(lines)))
+        titles = _text("\n".join(lines))
+        table.add_row(topic.id, _text(topic.label), str(len(topic.members)), titles)
     return table
 
 
@@ -263,7 +302,7 @@ def _evidence_table(pairs: Sequence[Pair]) -> Table:
     table.add_column("shared passage", ratio=1)
     for pair in pairs:
         table.add_row(
-            Text(f"{pair.a} -> {pair.b}"),
+            _text(f"{pair.a} -> {pair.b}"),
             pair.relation,
             _score(pair.score),
             *_evidence(pair.evidence),
@@ -273,7 +312,7 @@ def _evidence_table(pairs: Sequence[Pair]) -> Table:
 
 def _evidence(evidence: Evidence) -> tuple[str, str, str, Text]:
     """The evidence's measures, and its first shared passage: one is enough to see why."""
-    shared = Text(f'"{evidence.shared[0]}"') if evidence.shared else Text("")
+    shared = _text(f'"{evidence.shared[0]}"') if evidence.shared else Text("")
     return (
         f"{evidence.title_similarity:.0f}",
         f"{evidence.containment:.2f}",
@@ -285,7 +324,7 @@ def _evidence(evidence: Evidence) -> tuple[str, str, str, Text]:
 def _verdicts_table(verdicts: Sequence[Verdict], out: TextIO) -> None:
     console = _console(out)
     for verdict in verdicts:
-        line = Text(verdict.story_id + "  ")
+        line = _text(verdict.story_id + "  ")
         if verdict.is_duplicate:
             line.append("ALREADY PUBLISHED", style="bold red")
         else:
@@ -302,13 +341,19 @@ def _verdicts_table(verdicts: Sequence[Verdict], out: TextIO) -> None:
         table.add_column("title / shared passage", ratio=1)
         for match in verdict.matches:
             *measures, shared = _evidence(match.evidence)
-            detail = Text(match.title)
+            detail = _text(match.title)
             if shared:
                 detail.append("\n").append_text(shared)
             table.add_row(
-                Text(match.story_id), match.relation, _score(match.score), *measures, detail
+                _text(match.story_id), match.relation, _score(match.score), *measures, detail
             )
         console.print(table)
+
+
+def _text(story_text: str, style: str = "") -> Text:
+    """A table cell of story text: rich's ``Text`` keeps ``[bold]`` literal (a markup string would
+    be interpreted), and ``printable`` keeps a terminal from acting on it."""
+    return Text(printable(story_text), style=style)
 
 
 def _score(score: float | None) -> str:

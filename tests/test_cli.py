@@ -1,14 +1,28 @@
-"""The command line end to end, through the installed ``dedupe`` command in a subprocess."""
+"""The command line end to end, through the installed ``dedupe`` command in a subprocess; in
+this process (typer's CliRunner) where a test replaces a part to see what the command makes of it,
+or only looks at what was written."""
 
 import csv
+import errno
 import io
 import json
+import os
+import resource
 import shutil
+import signal
+import stat
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from dedupe import cli
+from dedupe.report import write_verdicts
+from dedupe.story import Evidence, Match, Story, Verdict
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT
 
 EXPECTED = json.loads((ROOT / "seeds" / "expected.json").read_text(encoding="utf-8"))
@@ -85,7 +99,14 @@ def test_check_exit_codes_and_evidence(tmp_path):
     assert verdict["matches"][0]["evidence"]["shared"]
 
     new = tmp_path / "draft.json"
-    new.write_text(json.dumps({"title": "Council opens new library", "body": "The town council opened a library with 40,000 books on Saturday."}))
+    new.write_text(
+        json.dumps(
+            {
+                "title": "Council opens new library",
+                "body": "The town council opened a library with 40,000 books on Saturday.",
+            }
+        )
+    )
     assert run("check", str(new), "--against", corpus).returncode == 0
     table = run("check", "-", "--against", corpus, stdin=json.dumps(HARBOUR_TEASER.to_dict()))
     assert table.returncode == 1 and "ALREADY PUBLISHED" in table.stdout
@@ -140,7 +161,15 @@ def test_index_commands_and_check_with_add(tmp_path):
     teaser = jsonl(tmp_path / "teaser.jsonl", [HARBOUR_TEASER])
     assert run("check", teaser, "--index", index, "--add").returncode == 1
     draft = tmp_path / "draft.json"
-    draft.write_text(json.dumps({"id": "lib", "title": "Council opens new library", "body": "The town council opened a library with 40,000 books on Saturday."}))
+    draft.write_text(
+        json.dumps(
+            {
+                "id": "lib",
+                "title": "Council opens new library",
+                "body": "The town council opened a library with 40,000 books on Saturday.",
+            }
+        )
+    )
     assert run("check", str(draft), "--index", index, "--add").returncode == 0
     # Added in the same step: offered again, it is already published.
     assert run("check", str(draft), "--index", index).returncode == 1
@@ -199,3 +228,237 @@ def test_window_option_refuses_copies_further_apart(tmp_path):
     assert found["pairs"][0]["evidence"]["days_apart"] == 47.0
     windowed = run("scan", str(corpus), "-f", "json", "--no-topics", "--window", "7")
     assert json.loads(windowed.stdout)["groups"] == []
+
+
+def invoke(*args: str):
+    """The command in this process: for what monkeypatching shows, or a file's content."""
+    return CliRunner().invoke(cli.app, list(args))
+
+
+def test_messages_show_control_characters_instead_of_sending_them(tmp_path):
+    name = str(tmp_path / "feed\x1b]0;pwned\x07\x9b2J.jsonl")
+    result = invoke("scan", name)
+    assert result.exit_code == 2
+    assert "feed\\x1b]0;pwned\\x07\\x9b2J.jsonl: no such file" in result.stderr
+    assert not set(result.stderr) & {"\x1b", "\x07", "\x9b"}
+
+
+def test_a_closed_pipe_ends_quietly_with_the_exit_code_the_command_decided(tmp_path):
+    corpus = jsonl(tmp_path / "published.jsonl", [HARBOUR, RAIL])
+    teaser = jsonl(tmp_path / "teaser.jsonl", [HARBOUR_TEASER])
+    draft = jsonl(
+        tmp_path / "draft.jsonl", [Story(title="Library opens", body="A library opened.")]
+    )
+    index = str(tmp_path / "published.sqlite")
+    assert run("index", "add", corpus, "--index", index).returncode == 0
+    command = [DEDUPE] if DEDUPE else [sys.executable, "-m", "dedupe"]
+    for args, code in (
+        (["check", teaser, "--against", corpus], 1),
+        (["check", draft, "--against", corpus, "-f", "json"], 0),
+        (["scan", "seeds/feed-page.txt", "-f", "jsonl"], 0),
+        (["scan", "seeds/feed-page.txt"], 0),
+        (["index", "stats", "--index", index], 0),
+    ):
+        # A pipe whose reader has gone before the first write, as ``| head -1`` leaves it.
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            result = subprocess.run(
+                [*command, *args], stdout=writer, stderr=subprocess.PIPE, cwd=ROOT, timeout=120
+            )
+        finally:
+            os.close(writer)
+        assert (args[0], result.returncode, result.stderr) == (args[0], code, b"")
+
+
+def test_an_unexpected_error_exits_2_in_one_line_and_shows_its_traceback_with_v(monkeypatch):
+    def broken_scan(*args, **kwargs):
+        raise RuntimeError("the index fell over")
+
+    monkeypatch.setattr(cli.Detector, "scan", broken_scan)
+    result = invoke("scan", "seeds/feed-page.txt")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "dedupe: error: internal error: RuntimeError: the index fell over\n"
+    verbose = invoke("-v", "scan", "seeds/feed-page.txt")
+    assert verbose.exit_code == 2 and "Traceback" in verbose.stderr
+    assert verbose.stderr.endswith("internal error: RuntimeError: the index fell over\n")
+
+
+def test_the_output_file_is_replaced_whole_or_left_as_it_was(tmp_path, monkeypatch):
+    old = tmp_path / "report.csv"
+    old.write_text("the old report\n", encoding="utf-8")
+    old.chmod(0o640)
+
+    def full_disk(report, fmt, out):
+        out.write("id,title\n" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_report", full_disk)
+    failed = invoke("scan", "seeds/feed-page.txt", "-f", "csv", "-o", str(old))
+    assert failed.exit_code == 2
+    assert failed.stderr == f"dedupe: error: cannot write {old}: No space left on device\n"
+    assert old.read_text(encoding="utf-8") == "the old report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
+
+    monkeypatch.undo()
+    assert invoke("scan", "seeds/feed-page.txt", "-f", "csv", "-o", str(old)).exit_code == 0
+    assert old.read_text(encoding="utf-8").startswith("id,title,group")
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    new = tmp_path / "new.csv"
+    assert invoke("scan", "seeds/feed-page.txt", "-f", "csv", "-o", str(new)).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "report.csv"]
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_scan(tmp_path, monkeypatch):
+    scanned = []
+    monkeypatch.setattr(cli.Detector, "scan", lambda *args, **kwargs: scanned.append(args))
+    for out, reason in (
+        (tmp_path / "no" / "such" / "report.json", "No such file or directory"),
+        (tmp_path, "Is a directory"),
+    ):
+        result = invoke("scan", "seeds/feed-page.txt", "-o", str(out))
+        assert result.exit_code == 2 and scanned == []
+        assert result.stderr == f"dedupe: error: cannot write {out}: {reason}\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
+def test_an_output_that_is_no_file_is_written_in_place(tmp_path):
+    """A pipe or a device (``-o /dev/null``) cannot be replaced, and holds no report to lose."""
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = invoke("scan", "seeds/feed-page.txt", "-f", "json", "-o", str(fifo))
+    reader.join(timeout=60)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(received[0])["stories"] == 10
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_text_the_encoding_cannot_take_is_written_as_escapes(tmp_path, monkeypatch):
+    """Lone surrogates (a JSON escape read as is, or a story a program built) must not end the
+    output halfway; JSON even reads back the very same text."""
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"id": "a", "title": "bad \\ud800 title", "body": "A body."}\n')
+    old = tmp_path / "report.csv"
+    old.write_text("the old report\n", encoding="utf-8")
+    result = invoke("scan", str(feed), "-f", "csv", "-o", str(old))
+    assert result.exit_code == 0, result.stderr
+    assert [row["id"] for row in csv.DictReader(old.open(encoding="utf-8"))] == ["a"]
+
+    evidence = Evidence(90.0, 0.8, 0.5, ("\udcff passage",))
+    verdicts = [Verdict("d", (Match("a", "teaser", 0.9, evidence, title="bad \ud800 title"),))]
+    with cli.output(tmp_path / "verdicts.json") as out:
+        write_verdicts(verdicts, "json", out)
+    written = json.loads((tmp_path / "verdicts.json").read_text(encoding="utf-8"))
+    assert written == {"version": 1, "verdicts": [verdicts[0].to_dict()]}
+    strict = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # as a pipe's or a terminal's
+    monkeypatch.setattr(sys, "stdout", strict)
+    with cli.output(None) as out:
+        write_verdicts(verdicts, "csv", out)
+    assert "bad \\ud800 title" in strict.buffer.getvalue().decode("utf-8")
+
+
+def synthetic(path: Path, count: int) -> str:
+    """``count`` distinct short stories, in JSONL."""
+    lines = (
+        json.dumps(
+            {
+                "id": f"s{n}",
+                "title": f"Council {n} votes on harbour budget item {n * 7}",
+                "body": f"Councillors of ward {n} voted {n % 13} to {n % 11} on item {n * 3}.",
+            }
+        )
+        for n in range(count)
+    )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_full_temporary_folder_is_named_not_a_traceback(tmp_path):
+    feed = synthetic(tmp_path / "feed.jsonl", 600)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    command = [DEDUPE] if DEDUPE else [sys.executable, "-m", "dedupe"]
+
+    def small_files() -> None:
+        # Files may grow to 64 KiB: the spilled stories do not fit, the input is only read.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+
+    result = subprocess.run(
+        [*command, "scan", feed, "-f", "json"],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        preexec_fn=small_files,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"dedupe: error: cannot write temporary data in {temporary}: File too large "
+        "(set TMPDIR to a folder with room)\n"
+    )
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(after_name[1]) == pid:
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+def test_ctrl_c_during_a_parallel_scan_ends_it_in_one_line(tmp_path):
+    stories = Path(synthetic(tmp_path / "feed.jsonl", 2500)).read_bytes()
+    # ``python -m``, not the installed script: its only children are then the pool's workers.
+    scan = subprocess.Popen(
+        [sys.executable, "-m", "dedupe", "scan", "-", "--jobs", "2", "-f", "json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        # Stdin stays open: the scan is under way, its workers started, waiting for more stories.
+        scan.stdin.write(stories)
+        scan.stdin.flush()
+        deadline = time.monotonic() + 60
+        while len(_children(scan.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # A terminal's Ctrl-C: SIGINT to every process of the job, workers included.
+        os.killpg(scan.pid, signal.SIGINT)
+        stdout, stderr = scan.communicate(timeout=60)
+    finally:
+        if scan.poll() is None:
+            os.killpg(scan.pid, signal.SIGKILL)
+    assert (scan.returncode, stderr.decode()) == (130, "dedupe: interrupted\n")
+    assert stdout == b""
+
+
+def test_no_story_to_check_against_is_an_error_and_an_empty_scan_a_warning(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR_TEASER])
+    for corpus in (empty, bad):
+        result = run("check", draft, "--against", str(corpus))
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.endswith(
+            f"dedupe: error: nothing to check against: {corpus} hold no story\n"
+        )
+    scanned = run("scan", str(empty), "-f", "json")
+    assert scanned.returncode == 0
+    assert scanned.stderr == f"dedupe: warning: no story in {empty}\n"
+    assert json.loads(scanned.stdout)["stories"] == 0

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dedupe.report import FORMATS, write_report, write_verdicts
+from dedupe.report import FORMATS, printable, write_report, write_verdicts
 from dedupe.story import Evidence, Group, Match, Member, Pair, Report, Topic, Verdict
 
 TITLES = {
@@ -203,6 +203,63 @@ def test_verdicts_table_says_new_or_already_published_with_evidence() -> None:
     assert "teaser" in text and "0.83" in text and TITLES["story-0"][:30] in text
     assert "from Kazakhstan since the beginning" in text
     assert "\x1b[" not in text
+
+
+def hostile_report() -> Report:
+    """Story text that a terminal or a spreadsheet would act on: ids, titles, a topic label and
+    a shared passage."""
+    return Report(
+        stories=2,
+        groups=(
+            Group(
+                "g1",
+                "syndicated",
+                "=1+1",
+                (Member("=1+1", "original"), Member("-2+3", "teaser", 0.8)),
+            ),
+        ),
+        pairs=(Pair("=1+1", "-2+3", "teaser", 0.8, Evidence(80.0, 0.6, 0.1, ("\x1b[2J wiped",))),),
+        topics=(Topic("t1", "\x9b31m red \x07", ("=1+1",)),),
+        titles={
+            "=1+1": "\x1b]0;pwned\x07 [link=https://evil.example]click[/link]",
+            "-2+3": "@SUM(A1:A9)",
+        },
+    )
+
+
+def test_table_shows_control_characters_and_markup_in_story_text_literally() -> None:
+    text = render(hostile_report(), "table")
+    match = Match("=1+1", "teaser", 0.8, Evidence(80.0, 0.6, 0.1, ("\x1b[2J wiped",)), "\x9b2J\r")
+    text += render_verdicts([Verdict("\x1b[31mdraft", (match,))], "table")
+
+    assert not set(text) & {"\x1b", "\x9b", "\x07", "\r"}
+    assert "\\x1b]0;pwned\\x07 [link=https://evil.example]click[/link]" in text
+    assert '"\\x1b[2J wiped"' in text and "\\x9b31m red \\x07" in text
+    assert "\\x1b[31mdraft" in text and "\\x9b2J\\x0d" in text
+
+
+def test_printable_keeps_what_it_is_told_and_all_other_text() -> None:
+    text = "tab\there\nnew line \x00\x7f\x85 Straße 東京 \u200b"
+    assert printable(text) == "tab\there\nnew line \\x00\\x7f\\x85 Straße 東京 \u200b"
+    assert printable(text, keep="\t").startswith("tab\there\\x0anew line")
+
+
+def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote() -> None:
+    rows = list(csv.DictReader(io.StringIO(render(hostile_report(), "csv"))))
+    assert [(row["id"], row["title"], row["canonical"]) for row in rows] == [
+        ("'=1+1", "\x1b]0;pwned\x07 [link=https://evil.example]click[/link]", "'=1+1"),
+        ("'-2+3", "'@SUM(A1:A9)", "'=1+1"),
+    ]
+    evidence = Evidence(80.0, 0.6, 0.1, ("+31 6 1234", "plain"))
+    match = Match("\tfoo", "teaser", 0.834, evidence, title='=HYPERLINK("http://x")')
+    rows = list(csv.DictReader(io.StringIO(render_verdicts([Verdict("@me", (match,))], "csv"))))
+    assert [rows[0][c] for c in ("id", "match", "match_title", "shared", "score")] == [
+        "'@me",
+        "'\tfoo",
+        '\'=HYPERLINK("http://x")',
+        "'+31 6 1234 | plain",
+        "0.834",
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["xml", "", "JSON"])
