@@ -159,12 +159,16 @@ def _cells(row: Sequence[object]) -> list[object]:
     """A CSV row with each text cell that a spreadsheet would run as a formula behind a ``'``.
 
     Every text cell, not only the story's: the ones dedupe names itself (``g1``, ``teaser``)
-    never start so. Numbers are dedupe's own scores, never negative, and stay numbers.
+    never start so. Numbers are dedupe's own scores, never negative, and stay numbers. A bare
+    carriage return (old Mac line ends) becomes a newline: the csv module quotes a cell holding a
+    newline, but not one holding only a carriage return, which readers then split into two rows.
     """
-    return [
-        f"'{cell}" if isinstance(cell, str) and cell.startswith(_FORMULA_START) else cell
-        for cell in row
-    ]
+    return [_cell(cell) if isinstance(cell, str) else cell for cell in row]
+
+
+def _cell(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
 def _story_ids(report: Report) -> list[str]:

@@ -274,3 +274,10 @@ def test_every_format_is_written() -> None:
     for fmt in FORMATS:
         assert render(seed_report(), fmt)
         assert render_verdicts(verdicts(), fmt)
+
+
+def test_a_carriage_return_in_a_csv_cell_does_not_split_its_row() -> None:
+    match = Match("m", "teaser", 0.5, Evidence(80.0, 0.6, 0.1), title="Old Mac\rline ends")
+    text = render_verdicts([Verdict("a\r\nb", (match,))], "csv")
+    (row,) = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert (row["id"], row["match_title"]) == ("a\nb", "Old Mac\nline ends")
