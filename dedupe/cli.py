@@ -210,17 +210,19 @@ IndexOption = Annotated[
     typer.Option(
         "--index",
         "-i",
-        help="A SQLite file (created if missing) or a redis:// URL.",
+        help="A SQLite file or a redis:// URL (created only by --add).",
         show_default=False,
     ),
 ]
 
 
 @contextmanager
-def opened(index: str | None, jobs: int = 1) -> Iterator[Detector]:
-    """A detector on an index; an index that cannot be used ends the command with exit 2."""
+def opened(index: str | None, *, create: bool = False) -> Iterator[Detector]:
+    """A detector on an index; an index that cannot be used ends the command with exit 2.
+    Only commands that add may ``create`` it: to the others a mistyped path is an error, not
+    an empty archive."""
     try:
-        with Detector(index=index, jobs=jobs) as detector:
+        with Detector(index=index, create_index=create) as detector:
             yield detector
     except StorageError as error:
         raise fail(str(error)) from None
@@ -249,7 +251,7 @@ def check(
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
-    with opened(index) as detector:
+    with opened(index, create=add) as detector:
         if against is not None:
             with reading(against, None, OnError.skip) as corpus:
                 detector.add_many(corpus)
@@ -269,6 +271,15 @@ app.add_typer(index_app, name="index")
 RequiredIndex = Annotated[
     str, typer.Option("--index", "-i", help="A SQLite file or a redis:// URL.", show_default=False)
 ]
+NewOrOldIndex = Annotated[
+    str,
+    typer.Option(
+        "--index",
+        "-i",
+        help="A SQLite file or a redis:// URL, created if missing.",
+        show_default=False,
+    ),
+]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -276,7 +287,7 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 @index_app.command("add")
 def index_add(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.")],
-    index: RequiredIndex,
+    index: NewOrOldIndex,
     input_format: InputFormatOption = None,
     on_error: Annotated[
         OnError, typer.Option("--on-error", help="Skip bad records (counted on stderr) or stop.")
@@ -284,7 +295,7 @@ def index_add(
 ) -> None:
     """Add published stories to the index in bulk (without checking them)."""
     with (
-        opened(index) as detector,
+        opened(index, create=True) as detector,
         reading(inputs, input_format, on_error) as stories,
         progress_bar("indexing") as advance,
     ):

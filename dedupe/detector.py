@@ -102,6 +102,9 @@ class Detector:
             memory. Opened on first use, so making a Detector costs nothing.
         settings: the tunables; the defaults are the benchmarked ones.
         jobs: processes that fingerprint in parallel during ``scan``; 1 stays in this process.
+        create_index: make the index on first use if it does not exist yet, as a crawler that
+            adds wants; False opens only an existing index, so that a mistyped path or prefix
+            is refused (``StorageError``) rather than taken for an empty archive.
 
     Example:
         >>> detector = Detector()
@@ -110,11 +113,17 @@ class Detector:
     """
 
     def __init__(
-        self, index: str | None = None, settings: Settings | None = None, jobs: int = 1
+        self,
+        index: str | None = None,
+        settings: Settings | None = None,
+        jobs: int = 1,
+        *,
+        create_index: bool = True,
     ) -> None:
         self.index = index
         self.settings = settings if settings is not None else Settings()
         self.jobs = jobs
+        self.create_index = create_index
         self._index: Index | None = None
         self._known: OrderedDict[Story, Fingerprint] = OrderedDict()
         self._known_lock = threading.Lock()
@@ -122,7 +131,7 @@ class Detector:
     @property
     def index_(self) -> Index:
         if self._index is None:
-            self._index = Index(open_storage(self.index), self.settings)
+            self._index = Index(open_storage(self.index, self.create_index), self.settings)
         return self._index
 
     # --- batch -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
 import pytest
+import redis
 
 from dedupe import Detector, Story
 from dedupe.storage import IndexStats, Storage, StorageError, open_storage
@@ -337,3 +338,39 @@ def test_sqlite_closes_the_connections_of_threads_that_ended(tmp_path):
         thread.join()
     assert len(storage) == 0
     assert len(storage._connections) <= 2  # this thread's and the last one's
+
+
+# --- opening without creating ----------------------------------------------------------------
+
+
+def test_a_missing_sqlite_index_is_refused_without_create_and_no_file_is_made(tmp_path):
+    with pytest.raises(StorageError, match=r"no index at .*publshed\.sqlite \(index add creates"):
+        open_storage(str(tmp_path / "publshed.sqlite"), create=False)
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with pytest.raises(StorageError, match="empty.sqlite is empty, not an index"):
+        open_storage(str(empty), create=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
+    assert empty.stat().st_size == 0
+    open_storage(str(tmp_path / "made.sqlite")).close()
+    open_storage(str(tmp_path / "made.sqlite"), create=False).close()
+
+
+def test_a_missing_redis_index_is_refused_without_create_and_no_key_is_written(redis_url):
+    client = redis.Redis.from_url(redis_url.split("?")[0])
+    prefix = redis_url.split("prefix=")[1]
+    with pytest.raises(StorageError, match=f"no index at Redis .* under prefix '{prefix}'"):
+        open_storage(redis_url, create=False)
+    assert client.keys(f"{prefix}:*") == []
+    open_storage(redis_url).close()
+    open_storage(redis_url, create=False).close()
+
+
+def test_a_detector_creates_its_index_unless_told_not_to(tmp_path):
+    missing = str(tmp_path / "missing.sqlite")
+    reader = Detector(index=missing, create_index=False)
+    with pytest.raises(StorageError, match="no index at"):
+        reader.check(HARBOUR)
+    assert not (tmp_path / "missing.sqlite").exists()
+    assert not Detector(index=missing).add(HARBOUR).is_duplicate
+    assert reader.check(HARBOUR).is_duplicate

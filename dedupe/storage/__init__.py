@@ -78,15 +78,20 @@ class Storage(Protocol):
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def open_storage(spec: str | None) -> Storage:
+def open_storage(spec: str | None, create: bool = True) -> Storage:
     """Open the index named by ``--index``.
 
     ``None`` keeps it in memory; a ``redis://`` or ``rediss://`` URL opens a Redis index (the
     ``prefix`` query parameter lets several indexes share one server); anything else is the path
-    of a SQLite file, created if missing.
+    of a SQLite file.
+
+    ``create``: make the index if it does not exist yet. Commands that only read or clean up an
+    index pass False, so that a mistyped path or prefix is refused rather than taken for an
+    empty index (and a file left behind). A memory index is always new.
 
     Raises:
-        StorageError: the index cannot be opened, or is not a dedupe index of this version.
+        StorageError: the index cannot be opened, does not exist (without ``create``), or is not
+            a dedupe index of this version.
     """
     if spec is None:
         from dedupe.storage.memory import MemoryStorage
@@ -95,7 +100,7 @@ def open_storage(spec: str | None) -> Storage:
     if spec.startswith(("redis://", "rediss://")):
         from dedupe.storage.redis import RedisStorage
 
-        return RedisStorage(spec)
+        return RedisStorage(spec, create=create)
     if _URL.match(spec):
         raise StorageError(
             f"unsupported index {spec!r}: give a file path (SQLite) or a redis:// URL"
@@ -104,4 +109,4 @@ def open_storage(spec: str | None) -> Storage:
         raise StorageError("the index path is empty")
     from dedupe.storage.sqlite import SqliteStorage
 
-    return SqliteStorage(Path(spec))
+    return SqliteStorage(Path(spec), create=create)

@@ -235,9 +235,11 @@ def _chunks(items: Sequence, size: int = _STEP) -> Iterator[Sequence]:
 
 
 class RedisStorage:
-    """An index on a Redis server; ``retries`` is how often a lost connection is retried."""
+    """An index on a Redis server; ``retries`` is how often a lost connection is retried.
+    With ``create``, an index that does not exist under the prefix is made; without it, only
+    an existing index is opened."""
 
-    def __init__(self, url: str, *, retries: int = RETRIES) -> None:
+    def __init__(self, url: str, *, create: bool = True, retries: int = RETRIES) -> None:
         try:
             parts = urlsplit(url)
             # Names the server in messages; never the password.
@@ -277,7 +279,7 @@ class RedisStorage:
         self._lookup = self._client.register_script(_LOOKUP)
         self._remove = self._client.register_script(_REMOVE)
         self._prune = self._client.register_script(_PRUNE)
-        self._prepare()
+        self._prepare(create)
 
     def _check_login(self, address: str, options: dict[str, float]) -> None:
         """Refuse a wrong URL or password, or a server that does not answer, at once: the
@@ -315,9 +317,9 @@ class RedisStorage:
                 f"Redis index at {self.where} (prefix {self.prefix!r}): {error}"
             ) from None
 
-    def _prepare(self) -> None:
-        """Mark a new index with the schema version; refuse one of another version, or keys
-        under the prefix that some other program wrote."""
+    def _prepare(self, create: bool) -> None:
+        """Mark a new index with the schema version (with ``create``); refuse one of another
+        version, or keys under the prefix that some other program wrote."""
         foreign = StorageError(
             f"Redis at {self.where}: the keys under prefix {self.prefix!r} are not a dedupe "
             "index; choose another prefix"
@@ -328,6 +330,11 @@ class RedisStorage:
                 if not meta:
                     names = (self._next, self._records, self._entries, self._ids, self._times)
                     if not self._client.exists(*names):
+                        if not create:
+                            raise StorageError(
+                                f"no index at Redis {self.where} under prefix {self.prefix!r} "
+                                "(index add creates one)"
+                            )
                         self._client.hsetnx(self._meta, "schema", SCHEMA_VERSION)
                     # Read again: another process may have made the index meanwhile.
                     meta = self._client.hgetall(self._meta)

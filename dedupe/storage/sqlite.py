@@ -90,13 +90,14 @@ def _marks(count: int) -> str:
 
 
 class SqliteStorage:
-    """An index in one SQLite file, created if missing; its folder must exist.
+    """An index in one SQLite file; its folder must exist. With ``create``, a missing (or
+    zero-byte) file is made into a new index; without it, only an existing index is opened.
 
     Each thread (and each process after a fork) gets its own connection: a SQLite connection
     must not be shared across a fork, and separate connections let threads read in parallel.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path.resolve()
         self._wal = self.path.with_name(self.path.name + "-wal")
         if not self.path.parent.is_dir():
@@ -105,10 +106,16 @@ class SqliteStorage:
             )
         if self.path.is_dir():
             raise StorageError(f"cannot open index {path}: it is a folder")
+        if not create and not self.path.exists():
+            raise StorageError(f"no index at {path} (index add creates one)")
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._connections: dict[threading.Thread, sqlite3.Connection] = {}
-        self._prepare(self._connection())
+        # SQLite may make the file only while the index is being created: a connection opened
+        # later (another thread's) must not make an empty file where the index was deleted.
+        self._mode = "rwc" if create else "rw"
+        self._prepare(self._connection(), path, create)
+        self._mode = "rw"
 
     # --- connections and transactions -------------------------------------------------------
 
@@ -125,7 +132,8 @@ class SqliteStorage:
                     self._connections.pop(ended).close()
                 with self._errors():
                     connection = sqlite3.connect(
-                        self.path,
+                        f"{self.path.as_uri()}?mode={self._mode}",
+                        uri=True,
                         timeout=BUSY_TIMEOUT,
                         isolation_level=None,
                         check_same_thread=False,
@@ -185,11 +193,13 @@ class SqliteStorage:
         except (OSError, sqlite3.OperationalError):
             pass
 
-    def _prepare(self, connection: sqlite3.Connection) -> None:
+    def _prepare(self, connection: sqlite3.Connection, given: Path, create: bool) -> None:
         """Create the schema in a new file; refuse a file that is not a dedupe index of this
         version rather than write into another application's database."""
         with self._errors():
             if self._is_empty(connection):
+                if not create:
+                    raise StorageError(f"{given} is empty, not an index (index add creates one)")
                 # Set before any table exists, and only on a file known to be ours.
                 connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                 connection.execute("PRAGMA journal_mode = WAL")

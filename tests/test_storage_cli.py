@@ -1,0 +1,58 @@
+"""The index commands through typer's ``CliRunner``, in process: which commands may create an
+index, and what the others say about one that is missing or unusable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dedupe.cli import app
+from tests.conftest import HARBOUR, RAIL
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def jsonl(path: Path, stories) -> str:
+    path.write_text("".join(json.dumps(s.to_dict()) + "\n" for s in stories), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "DRAFT", "--index", "INDEX"],
+        ["index", "stats", "--index", "INDEX"],
+        ["index", "remove", "harbour", "--index", "INDEX"],
+        ["index", "prune", "--older-than", "30d", "--index", "INDEX"],
+    ],
+)
+def test_only_adding_commands_create_an_index(tmp_path, command):
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR])
+    mistyped = tmp_path / "publshed.sqlite"
+    args = [draft if a == "DRAFT" else str(mistyped) if a == "INDEX" else a for a in command]
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert f"dedupe: error: no index at {mistyped} (index add creates one)" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["draft.jsonl"]
+
+
+def test_index_add_and_check_with_add_create_the_index(tmp_path):
+    added = tmp_path / "added.sqlite"
+    result = invoke(
+        "index", "add", jsonl(tmp_path / "feed.jsonl", [HARBOUR, RAIL]), "-i", str(added)
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "added 2 stories; the index holds 2" in result.stderr
+    checked = tmp_path / "checked.sqlite"
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR])
+    assert invoke("check", draft, "--index", str(checked), "--add").exit_code == 0
+    assert invoke("check", draft, "--index", str(checked)).exit_code == 1
+    stats = invoke("index", "stats", "--index", str(added), "-f", "json")
+    assert json.loads(stats.stdout)["stories"] == 2
