@@ -125,14 +125,22 @@ class Detector:
         self.jobs = jobs
         self.create_index = create_index
         self._index: Index | None = None
+        self._index_lock = threading.Lock()
         self._known: OrderedDict[Story, Fingerprint] = OrderedDict()
         self._known_lock = threading.Lock()
 
     @property
     def index_(self) -> Index:
-        if self._index is None:
-            self._index = Index(open_storage(self.index, self.create_index), self.settings)
-        return self._index
+        """The index, opened on first use: by one thread only, however many ask at once (each
+        would otherwise open an index of its own, and a memory index would lose stories)."""
+        index = self._index
+        if index is None:
+            with self._index_lock:
+                if self._index is None:
+                    storage = open_storage(self.index, self.create_index)
+                    self._index = Index(storage, self.settings)
+                index = self._index
+        return index
 
     # --- batch -------------------------------------------------------------------------------
 
@@ -345,9 +353,10 @@ class Detector:
 
     def close(self) -> None:
         """Release the index's connections; what it holds stays."""
-        if self._index is not None:
-            self._index.storage.close()
-            self._index = None
+        with self._index_lock:
+            index, self._index = self._index, None
+        if index is not None:
+            index.storage.close()
 
     def __enter__(self) -> Detector:
         return self

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
+import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 
 import pytest
 import redis
@@ -18,7 +24,7 @@ from dedupe.storage.codec import KEY_BITS, KEY_BYTES, fold_key, pack_keys, unpac
 from dedupe.storage.memory import MemoryStorage
 from dedupe.storage.redis import RedisStorage
 from dedupe.storage.sqlite import SqliteStorage
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT, edited
 
 pytest_plugins = ["tests.fixtures_redis"]
 
@@ -374,3 +380,77 @@ def test_a_detector_creates_its_index_unless_told_not_to(tmp_path):
     assert not (tmp_path / "missing.sqlite").exists()
     assert not Detector(index=missing).add(HARBOUR).is_duplicate
     assert reader.check(HARBOUR).is_duplicate
+
+
+# --- the first use, from many threads at once ------------------------------------------------
+
+# Run in a fresh interpreter: there the first use also imports the storage module, which lets
+# the other threads in while the index is being opened (8 threads got 2 to 8 "new" verdicts
+# for one story, each from an index of its own).
+FIRST_USE = """
+import json, sys, threading
+from dedupe import Detector, Story
+detector = Detector(index=sys.argv[1] if len(sys.argv) > 1 else None)
+body = "Night trains will run again between Valdora and the capital from December, the railway said."
+start, verdicts = threading.Barrier(8), []
+def offer(n):
+    start.wait(timeout=30)
+    verdicts.append(detector.add(Story(id="shared", title="Night trains return", body=body)))
+    detector.add(Story(id=f"own-{n}", title=f"Council notice {n}", body=f"Notice number {n}."))
+threads = [threading.Thread(target=offer, args=(n,)) for n in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+storage = detector.index_.storage
+print(json.dumps({"new": sum(not v.is_duplicate for v in verdicts), "held": len(storage),
+                  "own": len(storage.get([f"own-{n}" for n in range(8)]))}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_fresh_detector_used_by_many_threads_at_once_keeps_every_story(backend, tmp_path):
+    index = [] if backend == "memory" else [str(tmp_path / "new.sqlite")]
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_USE, *index],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"new": 1, "held": 9, "own": 8}
+
+
+def _open_new(path: str, start: Barrier, errors: Queue) -> None:
+    start.wait(timeout=30)
+    try:
+        opened = SqliteStorage(Path(path))
+        opened.add(story(f"by-{os.getpid()}-{threading.get_ident()}"), [1])
+        opened.close()
+        errors.put(None)
+    except StorageError as error:
+        errors.put(str(error))
+
+
+@pytest.mark.parametrize("context", ["thread", "process"])
+def test_many_openers_of_a_new_sqlite_file_at_once_all_open_one_index(context, tmp_path):
+    # Before: now and then one of them got "database is locked" while another made the file.
+    for round_ in range(15 if context == "thread" else 5):
+        path = str(tmp_path / f"new-{round_}.sqlite")
+        if context == "thread":
+            start, errors = threading.Barrier(8), queue.Queue()
+            workers = [
+                threading.Thread(target=_open_new, args=(path, start, errors)) for _ in range(8)
+            ]
+        else:
+            fork = multiprocessing.get_context("fork")
+            start, errors = fork.Barrier(4), fork.Queue()
+            workers = [fork.Process(target=_open_new, args=(path, start, errors)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        failures = [errors.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join()
+        assert failures == [None] * len(workers)
+        assert len(open_storage(path, create=False).lookup([1])) == len(workers)

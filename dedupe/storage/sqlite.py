@@ -25,8 +25,10 @@ the uncommitted WAL frames are ignored on the next open.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -195,35 +197,62 @@ class SqliteStorage:
 
     def _prepare(self, connection: sqlite3.Connection, given: Path, create: bool) -> None:
         """Create the schema in a new file; refuse a file that is not a dedupe index of this
-        version rather than write into another application's database."""
+        version rather than write into another application's database.
+
+        Many processes may open a new file at once. SQLite answers some of the steps that
+        involve another connection's lock ("database is locked") at once instead of waiting
+        the busy timeout, notably the switch to WAL; every step can be taken again, so they
+        are retried until ``BUSY_TIMEOUT``.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        pause = 0.005
         with self._errors():
-            if self._is_empty(connection):
-                if not create:
-                    raise StorageError(f"{given} is empty, not an index (index add creates one)")
-                # Set before any table exists, and only on a file known to be ours.
-                connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-                connection.execute("PRAGMA journal_mode = WAL")
-                with self._transaction() as writing:
-                    # Another process may have created it since the first look.
-                    if self._is_empty(writing):
-                        for statement in _SCHEMA:
-                            writing.execute(statement)
-            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if application_id != APPLICATION_ID:
-                raise StorageError(
-                    f"{self.path} is a SQLite database of another application, not a dedupe index"
-                )
-            if version != SCHEMA_VERSION:
-                advice = (
-                    ": rebuild it with `dedupe index add` into a new file"
-                    if version < SCHEMA_VERSION
-                    else ""
-                )
-                raise StorageError(
-                    f"{self.path} is a dedupe index of schema version {version}; this version "
-                    f"of dedupe reads version {SCHEMA_VERSION}{advice}"
-                )
+            while True:
+                try:
+                    self._prepare_once(connection, given, create)
+                    return
+                except sqlite3.OperationalError as error:
+                    busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                    if not busy or time.monotonic() + pause > deadline:
+                        raise
+                time.sleep(pause * random.uniform(0.5, 1.5))
+                pause = min(2 * pause, 0.2)
+
+    def _prepare_once(self, connection: sqlite3.Connection, given: Path, create: bool) -> None:
+        if self._is_empty(connection):
+            if not create:
+                raise StorageError(f"{given} is empty, not an index (index add creates one)")
+            # Takes effect when the first table is made, and writes nothing by itself.
+            connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            # The schema and its marks in one transaction: no other opener ever sees a file
+            # that is half made. WAL comes after, as it writes the header on its own.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                if self._is_empty(connection):  # another opener may have made it meanwhile
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if application_id != APPLICATION_ID:
+            raise StorageError(
+                f"{self.path} is a SQLite database of another application, not a dedupe index"
+            )
+        if version != SCHEMA_VERSION:
+            advice = (
+                ": rebuild it with `dedupe index add` into a new file"
+                if version < SCHEMA_VERSION
+                else ""
+            )
+            raise StorageError(
+                f"{self.path} is a dedupe index of schema version {version}; this version "
+                f"of dedupe reads version {SCHEMA_VERSION}{advice}"
+            )
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
 
     @staticmethod
