@@ -6,9 +6,11 @@ import json
 import multiprocessing
 import os
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
@@ -20,7 +22,14 @@ import redis
 
 from dedupe import Detector, Story
 from dedupe.storage import IndexStats, Storage, StorageError, open_storage
-from dedupe.storage.codec import KEY_BITS, KEY_BYTES, fold_key, pack_keys, unpack_keys
+from dedupe.storage.codec import (
+    KEY_BITS,
+    KEY_BYTES,
+    decode_record,
+    fold_key,
+    pack_keys,
+    unpack_keys,
+)
 from dedupe.storage.memory import MemoryStorage
 from dedupe.storage.redis import RedisStorage
 from dedupe.storage.sqlite import SqliteStorage
@@ -454,3 +463,78 @@ def test_many_openers_of_a_new_sqlite_file_at_once_all_open_one_index(context, t
             worker.join()
         assert failures == [None] * len(workers)
         assert len(open_storage(path, create=False).lookup([1])) == len(workers)
+
+
+# --- damaged records -------------------------------------------------------------------------
+
+
+def _overwrite(spec: str, story_id: str, column: str, value: bytes | str) -> None:
+    """Write a stored story's record or key list directly, as a damaged index might hold it."""
+    if spec.endswith(".sqlite"):
+        with sqlite3.connect(spec) as connection:
+            connection.execute(f"UPDATE stories SET {column} = ? WHERE id = ?", (value, story_id))
+        return
+    prefix = spec.split("prefix=")[1]
+    field = {"record": "rec", "keys": "keys"}[column]
+    redis.Redis.from_url(spec.split("?")[0]).hset(f"{prefix}:{field}", story_id, value)
+
+
+def _packed(record: object) -> bytes:
+    return zlib.compress(json.dumps(record).encode())
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        (_packed({"title": 5, "body": "x"}), "its title is a number, not text"),
+        (_packed({"title": "t", "body": "x", "url": ["a"]}), "its url is a list, not text"),
+        (_packed({"title": "t", "extra": [1, 2]}), "its extra fields are a list, not an object"),
+        (_packed({"title": "t", "keys": [1, 2]}), "it has fields no story has: 'keys'"),
+        (_packed(["t", "x"]), "it is a list, not an object"),
+        (b"not zlib at all", "it is unreadable"),
+        ("text, not bytes", "it is unreadable"),
+    ],
+    ids=["title", "url", "extra", "unknown", "list", "not-zlib", "text"],
+)
+def test_a_damaged_record_is_left_out_of_checks_and_reported_once(
+    shared_spec, record, problem, caplog
+):
+    detector = Detector(index=shared_spec)
+    detector.add(HARBOUR)
+    detector.add(Story(id="harbour-again", title=HARBOUR.title, body=HARBOUR.body))
+    detector.add(RAIL)
+    _overwrite(shared_spec, "harbour", "record", record)
+    draft = edited(HARBOUR, "draft", {"welcomed": "praised"})
+    for _ in range(2):
+        assert [m.story_id for m in detector.check(draft).matches] == ["harbour-again"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "holds a damaged record for story 'harbour': " + problem in warnings[0]
+    where = shared_spec if shared_spec.endswith(".sqlite") else shared_spec.split("prefix=")[1]
+    assert where in warnings[0]
+    assert detector.remove(["harbour"]) == 1
+    detector.add(HARBOUR)
+    assert detector.index_.storage.get(["harbour"]) == [HARBOUR]
+
+
+def test_decoding_a_damaged_record_names_the_index_and_the_story():
+    with pytest.raises(StorageError) as damaged:
+        decode_record("s1", _packed({"title": 5}), "news.sqlite")
+    assert str(damaged.value) == (
+        "index news.sqlite holds a damaged record for story 's1': its title is a number, not text"
+    )
+
+
+@pytest.mark.parametrize(
+    "keys", [b"\x00\x00", b"\x00\x00\x00\x01\x02", "[1, 2, 3]"], ids=["short", "odd", "text"]
+)
+def test_a_story_with_a_damaged_key_list_can_still_be_removed_and_pruned(shared_spec, keys):
+    storage = open_storage(shared_spec)
+    storage.add_many(
+        [(story(f"s{n}", published="2020-01-01T00:00:00Z"), [n + 1]) for n in range(4)]
+    )
+    _overwrite(shared_spec, "s0", "keys", keys)
+    _overwrite(shared_spec, "s1", "keys", keys)
+    assert storage.remove(["s0"]) == 1
+    assert storage.prune(datetime(2021, 1, 1)) == 3
+    assert len(storage) == 0 and storage.lookup([1, 2, 3, 4]) == []

@@ -52,7 +52,8 @@ class Storage(Protocol):
         ...
 
     def get(self, ids: Sequence[str]) -> list[Story]:
-        """The stored stories, in the order of ``ids``; ids not held are left out."""
+        """The stored stories, in the order of ``ids``; ids not held are left out, and so are
+        damaged records (each logged once as a warning), so that a check goes on without them."""
         ...
 
     def remove(self, ids: Sequence[str]) -> int:

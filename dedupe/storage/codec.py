@@ -13,13 +13,27 @@ instead of 8 each save about 0.5 KB per story in either backend.
 from __future__ import annotations
 
 import json
+import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from dedupe.storage import StorageError
 from dedupe.story import Story
 
+log = logging.getLogger("dedupe")
+
 _FIELDS = ("title", "body", "url", "source", "published", "language")
+_TEXTS = ("title", "body")
+_JSON_TYPES = {
+    dict: "an object",
+    list: "a list",
+    str: "text",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _KEY_LIMIT = 1 << 64
@@ -28,8 +42,12 @@ KEY_BYTES = KEY_BITS // 8
 _KEY_MASK = (1 << KEY_BITS) - 1
 
 
-class RecordError(ValueError):
-    """A stored record that cannot be read back: the storage is damaged or not ours."""
+class DamagedRecord(StorageError):
+    """A stored record that cannot be read back as a story: the index is damaged, or was
+    written by something else. The message names the index and the story."""
+
+    def __init__(self, index: str, story_id: str, problem: str) -> None:
+        super().__init__(f"index {index} holds a damaged record for story {story_id!r}: {problem}")
 
 
 def encode_record(story: Story) -> bytes:
@@ -49,14 +67,62 @@ def encode_record(story: Story) -> bytes:
     return zlib.compress(text.encode("utf-8"))
 
 
-def decode_record(story_id: str, blob: bytes) -> Story:
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _record_problem(record: Any) -> str | None:
+    """What keeps a decoded record from being a story, if anything."""
+    if not isinstance(record, dict):
+        return f"it is {_json_type(record)}, not an object"
+    unknown = sorted(set(record) - {*_FIELDS, "extra"})
+    if unknown:
+        return f"it has fields no story has: {', '.join(map(repr, unknown))}"
+    for name, value in record.items():
+        if name == "extra":
+            if not isinstance(value, dict):
+                return f"its extra fields are {_json_type(value)}, not an object"
+        elif not isinstance(value, str) and (name in _TEXTS or value is not None):
+            return f"its {name} is {_json_type(value)}, not text"
+    return None
+
+
+def decode_record(story_id: str, blob: bytes, index: str) -> Story:
+    """The story stored by ``encode_record``, its fields' types checked: a field of the wrong
+    type would otherwise fail later, in whatever met the story (``index`` names the index in
+    the error).
+
+    Raises:
+        DamagedRecord: the record is not compressed JSON, or not a story.
+    """
     try:
         record = json.loads(zlib.decompress(blob).decode("utf-8"))
-        if not isinstance(record, dict):
-            raise TypeError("not a JSON object")
-        return Story(id=story_id, **record)
     except (zlib.error, UnicodeDecodeError, TypeError, ValueError) as error:
-        raise RecordError(f"the record of story {story_id!r} is unreadable: {error}") from None
+        raise DamagedRecord(index, story_id, f"it is unreadable: {error}") from None
+    problem = _record_problem(record)
+    if problem is not None:
+        raise DamagedRecord(index, story_id, problem)
+    return Story(id=story_id, **record)
+
+
+def readable(
+    records: Iterable[tuple[str, bytes]], index: str, reported: set[str]
+) -> dict[str, Story]:
+    """The stories of stored records by id, leaving out the damaged ones.
+
+    One damaged record should not stop every check that meets it, nor go unseen: each is
+    logged as a warning, once per story for as long as the index is open (``reported`` holds
+    the ids already logged), and the check goes on without it.
+    """
+    stories: dict[str, Story] = {}
+    for story_id, blob in records:
+        try:
+            stories[story_id] = decode_record(story_id, blob, index)
+        except DamagedRecord as damaged:
+            if story_id not in reported:
+                reported.add(story_id)
+                log.warning("%s; left out of checks (remove it and add it again)", damaged)
+    return stories
 
 
 def micros(moment: datetime) -> int:

@@ -59,13 +59,12 @@ from redis.retry import Retry
 from dedupe.storage import IndexStats, StorageError
 from dedupe.storage.codec import (
     KEY_BITS,
-    RecordError,
-    decode_record,
     encode_record,
     folded_keys,
     iso,
     micros,
     pack_keys,
+    readable,
     story_time,
 )
 from dedupe.story import Story
@@ -194,13 +193,19 @@ _FORGET = (
 local function forget(id)
   local entry = redis.call('HGET', KEYS[2], id)
   if not entry then return 0 end
-  local seq = struct.unpack('>I4', entry)
   -- Deletes first: on a full server the first write of a script may not be one that needs
   -- memory (SET), and the later ones may.
   redis.call('HDEL', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], seq)
-  redis.call('ZREM', KEYS[4], seq)
+  -- A damaged entry (written by something else) still lets its story go; postings it cannot
+  -- name stay behind, pointing to no story, which lookups pass over.
+  if #entry < 4 then return 1 end
+  local seq = struct.unpack('>I4', entry)
+  if redis.call('HGET', KEYS[3], seq) == id then
+    redis.call('HDEL', KEYS[3], seq)
+    redis.call('ZREM', KEYS[4], seq)
+  end
+  if (#entry - 4) % 5 ~= 0 then return 1 end
   local packed = string.sub(entry, 1, 4)
   for j = 5, #entry, 5 do
     local number, wanted = posting(entry, j, packed)
@@ -243,9 +248,10 @@ for _, seq in ipairs(seqs) do
   local id = redis.call('HGET', KEYS[3], seq)
   if id then
     removed = removed + forget(id)
-  else
-    redis.call('ZREM', KEYS[4], seq)
   end
+  -- Gone with its story; or, in a damaged index, left by none: either way never met again.
+  redis.call('HDEL', KEYS[3], seq)
+  redis.call('ZREM', KEYS[4], seq)
 end
 return {#seqs, removed}
 """
@@ -313,6 +319,7 @@ class RedisStorage:
                 f"Redis index prefix {self.prefix!r}: use 1 to 64 letters, digits, '_', '.' or '-'"
             )
         self._retries = retries
+        self._damaged: set[str] = set()
         address = urlunsplit(
             parts._replace(query=urlencode([q for q in query if q[0] != "prefix"]))
         )
@@ -382,7 +389,7 @@ class RedisStorage:
             raise StorageError(
                 f"Redis index at {self.where} (prefix {self.prefix!r}): {error}"
             ) from None
-        except (redis.RedisError, RecordError) as error:
+        except redis.RedisError as error:
             raise StorageError(
                 f"Redis index at {self.where} (prefix {self.prefix!r}): {error}"
             ) from None
@@ -600,13 +607,13 @@ class RedisStorage:
 
     def get(self, ids: Sequence[str]) -> list[Story]:
         unique = list(dict.fromkeys(ids))
-        stories: dict[str, Story] = {}
+        records: list[tuple[str, bytes]] = []
         with self._errors():
             for chunk in _chunks(unique, 1000):
                 blobs = self._client.hmget(self._records, chunk)
-                for story_id, blob in zip(chunk, blobs, strict=True):
-                    if blob is not None:
-                        stories[story_id] = decode_record(story_id, blob)
+                records.extend((i, b) for i, b in zip(chunk, blobs, strict=True) if b is not None)
+        index = f"{self.where} (prefix {self.prefix!r})"
+        stories = readable(records, index, self._damaged)
         return [stories[story_id] for story_id in ids if story_id in stories]
 
     def remove(self, ids: Sequence[str]) -> int:

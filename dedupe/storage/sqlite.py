@@ -36,13 +36,13 @@ from pathlib import Path
 
 from dedupe.storage import IndexStats, StorageError
 from dedupe.storage.codec import (
-    RecordError,
-    decode_record,
+    KEY_BYTES,
     encode_record,
     folded_keys,
     iso,
     micros,
     pack_keys,
+    readable,
     story_time,
     unpack_keys,
 )
@@ -113,6 +113,7 @@ class SqliteStorage:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._connections: dict[threading.Thread, sqlite3.Connection] = {}
+        self._damaged: set[str] = set()
         # SQLite may make the file only while the index is being created: a connection opened
         # later (another thread's) must not make an empty file where the index was deleted.
         self._mode = "rwc" if create else "rw"
@@ -159,8 +160,6 @@ class SqliteStorage:
             else:
                 message = f"SQLite index {self.path}: {error}"
             raise StorageError(message) from error
-        except RecordError as error:
-            raise StorageError(f"SQLite index {self.path}: {error}") from error
 
     @contextmanager
     def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -324,7 +323,7 @@ class SqliteStorage:
                         chunk,
                     ).fetchall()
                 )
-            stories = {i: decode_record(i, blob) for i, blob in records.items()}
+        stories = readable(records.items(), str(self.path), self._damaged)
         return [stories[story_id] for story_id in ids if story_id in stories]
 
     def remove(self, ids: Sequence[str]) -> int:
@@ -351,7 +350,14 @@ class SqliteStorage:
 
     @staticmethod
     def _forget(connection: sqlite3.Connection, held: list[tuple[int, bytes]]) -> int:
-        postings = sorted((key, seq) for seq, packed in held for key in unpack_keys(packed))
+        # A key list that is not one (written by something else) still lets its story go; its
+        # postings stay behind, pointing to no story, which lookups pass over.
+        postings = sorted(
+            (key, seq)
+            for seq, packed in held
+            if isinstance(packed, bytes) and len(packed) % KEY_BYTES == 0
+            for key in unpack_keys(packed)
+        )
         connection.executemany("DELETE FROM keys WHERE key = ? AND seq = ?", postings)
         connection.executemany("DELETE FROM stories WHERE seq = ?", [(seq,) for seq, _ in held])
         return len(held)
