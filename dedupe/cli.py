@@ -36,7 +36,7 @@ from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
 from dedupe.report import write_report, write_verdicts
-from dedupe.storage import StorageError
+from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
 
 app = typer.Typer(
@@ -253,8 +253,10 @@ def check(
         raise fail("no story to check in " + ", ".join(drafts))
     with opened(index, create=add) as detector:
         if against is not None:
+            refused: list[UnstorableStory] = []
             with reading(against, None, OnError.skip) as corpus:
-                detector.add_many(corpus)
+                detector.add_many(corpus, errors=refused)
+            say_refused(refused)
         if add:
             verdicts = [detector.add(story, only_new=True) for story in stories]
         else:
@@ -294,14 +296,25 @@ def index_add(
     ] = OnError.skip,
 ) -> None:
     """Add published stories to the index in bulk (without checking them)."""
+    # Stories the index cannot hold are skipped like bad records, or stop the command.
+    refused: list[UnstorableStory] | None = [] if on_error is OnError.skip else None
     with (
         opened(index, create=True) as detector,
         reading(inputs, input_format, on_error) as stories,
         progress_bar("indexing") as advance,
     ):
-        added = detector.add_many(_counted(stories, advance))
+        added = detector.add_many(_counted(stories, advance), errors=refused)
         held = len(detector.index_.storage)
+    say_refused(refused or [])
     say(f"added {added} stories; the index holds {held}")
+
+
+def say_refused(refused: Sequence[UnstorableStory]) -> None:
+    """Stories skipped because no index can hold them, counted like skipped bad records."""
+    for error in refused[:10]:
+        say(f"skipped {error}")
+    if refused:
+        say(f"skipped {len(refused)} record(s) that the index cannot hold")
 
 
 def _counted(stories: Iterator[Story], advance: Callable[[int], None] | None) -> Iterator[Story]:

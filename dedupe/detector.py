@@ -24,7 +24,8 @@ from dedupe.fingerprint import Fingerprint, fingerprint, fingerprint_story
 from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.index import Index, band_keys, candidate_pairs
 from dedupe.settings import Settings
-from dedupe.storage import IndexStats, open_storage
+from dedupe.storage import IndexStats, UnstorableStory, open_storage
+from dedupe.storage.codec import check_storable
 from dedupe.story import Match, Pair, Report, Story, Topic, Verdict
 from dedupe.verify import explain, verify
 
@@ -315,7 +316,12 @@ class Detector:
         arrived before it. So of two copies offered at once, by threads or processes sharing one
         index, exactly one is new. With ``only_new``, a story found published is removed again.
         A story whose id is held is never stored twice.
+
+        Raises:
+            UnstorableStory: the story cannot be stored as given (a field of the wrong type,
+                text that is not valid Unicode); the message names it.
         """
+        check_storable(story)
         fp = fingerprint_story(story, self.settings)
         keys = band_keys([fp], self.settings)
         seq = self.index_.add([fp], [story], keys)[0]
@@ -328,16 +334,23 @@ class Detector:
             self.index_.storage.remove([story.id])
         return verdict
 
-    def add_many(self, stories: Iterable[Story]) -> int:
-        """Store stories without checking them (bulk loading); returns how many were new."""
+    def add_many(
+        self, stories: Iterable[Story], *, errors: list[UnstorableStory] | None = None
+    ) -> int:
+        """Store stories without checking them (bulk loading); returns how many were new.
+
+        A story that cannot be stored (see ``add``) never costs the others their place: the
+        rest of its batch is stored. With ``errors``, its error is appended there and loading
+        goes on; without, it is raised once its batch is stored.
+        """
         added = 0
         batch: list[Story] = []
         for story in stories:
             batch.append(story)
             if len(batch) == BATCH:
-                added += self._store(batch)
+                added += self._store(batch, errors)
                 batch = []
-        return added + self._store(batch)
+        return added + self._store(batch, errors)
 
     def remove(self, ids: Sequence[str]) -> int:
         """Forget stories by id; how many were held."""
@@ -364,11 +377,24 @@ class Detector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _store(self, stories: list[Story]) -> int:
-        if not stories:
-            return 0
-        seqs = self.index_.add(fingerprint(stories, self.settings), stories)
-        return sum(seq is not None for seq in seqs)
+    def _store(self, stories: list[Story], errors: list[UnstorableStory] | None) -> int:
+        storable: list[Story] = []
+        refused: list[UnstorableStory] = []
+        for story in stories:
+            try:
+                check_storable(story)
+                storable.append(story)
+            except UnstorableStory as error:
+                refused.append(error)
+        added = 0
+        if storable:
+            seqs = self.index_.add(fingerprint(storable, self.settings), storable)
+            added = sum(seq is not None for seq in seqs)
+        if refused and errors is None:
+            raise refused[0]
+        if errors is not None:
+            errors.extend(refused)
+        return added
 
     def _fingerprints(self, stories: Sequence[Story]) -> list[Fingerprint]:
         """Fingerprints of stored stories, from the cache when the same record was seen."""

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import queue
+import re
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 import redis
 
 from dedupe import Detector, Story
-from dedupe.storage import IndexStats, Storage, StorageError, open_storage
+from dedupe.storage import IndexStats, Storage, StorageError, UnstorableStory, open_storage
 from dedupe.storage.codec import (
     KEY_BITS,
     KEY_BYTES,
@@ -538,3 +539,64 @@ def test_a_story_with_a_damaged_key_list_can_still_be_removed_and_pruned(shared_
     assert storage.remove(["s0"]) == 1
     assert storage.prune(datetime(2021, 1, 1)) == 3
     assert len(storage) == 0 and storage.lookup([1, 2, 3, 4]) == []
+
+
+# --- stories that cannot be stored -----------------------------------------------------------
+
+POISON = Story(id="s\udc80", title="Lone surrogate", body="Its id cannot be written as UTF-8.")
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (POISON, r"its id is not valid Unicode \(a lone surrogate, '\\udc80', at 1\)"),
+        (Story(id="t", title="A\ud800", body="x"), "its title is not valid Unicode"),
+        (Story(id="n", title=5, body="x"), "its title is a number, not text"),
+        (Story(id="u", body="x", url=["a"]), "its url is a list, not text"),
+        (Story(id="e", body="x", extra={"k": "\udcff"}), "its extra fields hold text that is not"),
+        (
+            Story(id="j", body="x", extra={"k": {1, 2}}),
+            "its extra fields cannot be written as JSON",
+        ),
+    ],
+    ids=["id", "title", "title-type", "url-type", "extra", "extra-json"],
+)
+def test_a_story_that_cannot_be_stored_refuses_the_call_naming_it(storage, bad, problem):
+    with pytest.raises(
+        UnstorableStory, match=f"story {re.escape(repr(bad.id))} cannot be stored: {problem}"
+    ):
+        storage.add_many([(story("good"), [1]), (bad, [2])])
+    assert len(storage) == 0 and storage.lookup([1, 2]) == []
+    assert issubclass(UnstorableStory, ValueError) and issubclass(UnstorableStory, StorageError)
+
+
+def test_an_id_that_cannot_be_stored_is_simply_not_held(storage):
+    # As from `dedupe index remove` given an argument of undecodable bytes.
+    storage.add(story("good"), [1])
+    assert POISON.id not in storage
+    assert [s.id for s in storage.get([POISON.id, "good"])] == ["good"]
+    assert storage.remove([POISON.id, "good"]) == 1
+
+
+def test_one_poisonous_story_costs_a_bulk_load_nothing_else(spec):
+    stories = [
+        Story(id=f"n{n}", title=f"Council notice {n}", body=f"Road {n} closes for repairs.")
+        for n in range(1000)
+    ]
+    stories[500] = POISON
+    detector = Detector(index=spec)
+    refused: list[UnstorableStory] = []
+    assert detector.add_many(stories, errors=refused) == 999
+    assert len(detector.index_.storage) == 999
+    assert [str(e) for e in refused] == [
+        "story 's\\udc80' cannot be stored: its id is not valid Unicode "
+        "(a lone surrogate, '\\udc80', at 1)"
+    ]
+    # Without a list for them, the first is raised once the rest of its batch is stored.
+    again = Detector(index=None)
+    with pytest.raises(UnstorableStory, match=r"'s\\udc80'"):
+        again.add_many(stories)
+    assert len(again.index_.storage) == 999
+    with pytest.raises(UnstorableStory, match=r"'s\\udc80'"):
+        detector.add(POISON)
+    assert POISON.id not in detector.index_.storage

@@ -56,3 +56,36 @@ def test_index_add_and_check_with_add_create_the_index(tmp_path):
     assert invoke("check", draft, "--index", str(checked)).exit_code == 1
     stats = invoke("index", "stats", "--index", str(added), "-f", "json")
     assert json.loads(stats.stdout)["stories"] == 2
+
+
+def test_index_add_skips_a_story_the_index_cannot_hold_and_stores_the_rest(tmp_path):
+    # JSON can carry a lone surrogate ("\udc80" escaped), which no index can store as UTF-8.
+    feed = tmp_path / "feed.jsonl"
+    lines = [
+        json.dumps({"id": f"n{n}", "title": f"Notice {n}", "body": f"Road {n} closes."})
+        for n in range(1000)
+    ]
+    lines[500] = '{"id": "s\\udc80", "title": "Lone surrogate", "body": "Bad id."}'
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index = str(tmp_path / "index.sqlite")
+    result = invoke("index", "add", str(feed), "--index", index)
+    assert result.exit_code == 0, result.stderr
+    assert "skipped" in result.stderr and "Traceback" not in result.stderr
+    stats = invoke("index", "stats", "--index", index, "-f", "json")
+    assert json.loads(stats.stdout)["stories"] == 999
+
+    failed = invoke("index", "add", str(feed), "--index", index, "--on-error", "fail")
+    assert failed.exit_code == 2 and "s\\udc80" in failed.stderr
+
+
+def test_check_against_a_corpus_skips_a_story_no_index_can_hold(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        json.dumps(HARBOUR.to_dict())
+        + '\n{"id": "s\\udc80", "title": "Lone surrogate", "body": "Bad id."}\n',
+        encoding="utf-8",
+    )
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR])
+    result = invoke("check", draft, "--against", str(corpus))
+    assert result.exit_code == 1, result.stderr
+    assert "skipped" in result.stderr

@@ -24,6 +24,12 @@ class StorageError(Exception):
     """The index cannot be opened, read or written; the message says which index and why."""
 
 
+class UnstorableStory(StorageError, ValueError):
+    """A story that no index can hold as given: a field of the wrong type, or text that is not
+    valid Unicode. The message names the story. A ``ValueError`` too: the fault is in the
+    story given, not in the index."""
+
+
 @dataclass(frozen=True, slots=True)
 class IndexStats:
     """What an index holds. ``oldest`` and ``newest`` are ISO 8601 UTC moments: when a story was
@@ -43,7 +49,9 @@ class Storage(Protocol):
 
     def add_many(self, items: Sequence[tuple[Story, Sequence[int]]]) -> list[int | None]:
         """``add`` for each item, in one transaction (or round trip) per batch: bulk loading
-        pays the commit once. An id repeated within the batch is stored once."""
+        pays the commit once. An id repeated within the batch is stored once. A story that
+        cannot be stored refuses the call (``UnstorableStory``, naming it) before anything is
+        stored: the caller leaves it out (see ``codec.check_storable``) and tries again."""
         ...
 
     def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dedupe.storage import StorageError
+from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
 
 log = logging.getLogger("dedupe")
@@ -50,8 +50,64 @@ class DamagedRecord(StorageError):
         super().__init__(f"index {index} holds a damaged record for story {story_id!r}: {problem}")
 
 
-def encode_record(story: Story) -> bytes:
-    """The story without its id (the backends key it by id), as compressed JSON.
+def check_storable(story: Story) -> None:
+    """Refuse a story that no index can hold as it was given, before any of it is stored.
+
+    A field of the wrong type would be stored and fail every check that read it back; text
+    that is not valid Unicode (a lone surrogate, as ``errors="surrogateescape"`` leaves from
+    undecodable bytes) cannot be written as UTF-8 at all, by SQLite, Redis or JSON.
+
+    Raises:
+        UnstorableStory: naming the story and what is wrong with it.
+    """
+    problem = _story_problem(story)
+    if problem is not None:
+        origin = f" ({story.origin})" if story.origin else ""
+        raise UnstorableStory(f"story {story.id!r}{origin} cannot be stored: {problem}")
+
+
+def storable_ids(ids: Iterable[object]) -> list[str]:
+    """The ids an index could hold, in order, each once: an id that is not text in valid
+    Unicode was never stored (see ``check_storable``), and SQLite and Redis cannot even look
+    it up (a command-line argument of undecodable bytes arrives as such an id)."""
+    found: list[str] = []
+    for story_id in dict.fromkeys(ids):
+        if isinstance(story_id, str):
+            try:
+                story_id.encode("utf-8")
+            except UnicodeEncodeError:
+                continue
+            found.append(story_id)
+    return found
+
+
+def _story_problem(story: Story) -> str | None:
+    for name in ("id", *_TEXTS):
+        if not isinstance(getattr(story, name), str):
+            return f"its {name} is {_json_type(getattr(story, name))}, not text"
+    problem = _record_problem(_record(story))
+    if problem is not None:
+        return problem
+    texts = [("id", story.id)] + [(name, getattr(story, name) or "") for name in _FIELDS]
+    for name, text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (
+                f"its {name} is not valid Unicode "
+                f"(a lone surrogate, {text[error.start]!r}, at {error.start})"
+            )
+    try:
+        json.dumps(story.extra, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "its extra fields hold text that is not valid Unicode (a lone surrogate)"
+    except (TypeError, ValueError) as error:
+        return f"its extra fields cannot be written as JSON: {error}"
+    return None
+
+
+def _record(story: Story) -> dict[str, Any]:
+    """The story without its id (the backends key it by id).
 
     ``extra`` is kept as its own object rather than merged in as ``Story.to_dict`` does, so an
     unknown field named like a known one still comes back where it was.
@@ -60,10 +116,17 @@ def encode_record(story: Story) -> bytes:
     record = {name: value for name, value in record.items() if value is not None}
     if story.extra:
         record["extra"] = story.extra
-    try:
-        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"story {story.id!r} cannot be stored as JSON: {error}") from error
+    return record
+
+
+def encode_record(story: Story) -> bytes:
+    """The story without its id, as compressed JSON (see ``_record``).
+
+    Raises:
+        UnstorableStory: see ``check_storable``.
+    """
+    check_storable(story)
+    text = json.dumps(_record(story), ensure_ascii=False, separators=(",", ":"))
     return zlib.compress(text.encode("utf-8"))
 
 

@@ -65,6 +65,7 @@ from dedupe.storage.codec import (
     micros,
     pack_keys,
     readable,
+    storable_ids,
     story_time,
 )
 from dedupe.story import Story
@@ -606,7 +607,7 @@ class RedisStorage:
         return sorted({story_id.decode("utf-8") for story_id in ids})
 
     def get(self, ids: Sequence[str]) -> list[Story]:
-        unique = list(dict.fromkeys(ids))
+        unique = storable_ids(ids)
         records: list[tuple[str, bytes]] = []
         with self._errors():
             for chunk in _chunks(unique, 1000):
@@ -621,7 +622,7 @@ class RedisStorage:
         with self._errors():
             return sum(
                 self._remove(keys=keys, args=[self._buckets, *chunk])
-                for chunk in _chunks(list(dict.fromkeys(ids)))
+                for chunk in _chunks(storable_ids(ids))
             )
 
     def prune(self, before: datetime) -> int:
@@ -660,7 +661,7 @@ class RedisStorage:
         self._client.close()
 
     def __contains__(self, story_id: object) -> bool:
-        if not isinstance(story_id, str):
+        if not storable_ids([story_id]):
             return False
         with self._errors():
             return bool(self._client.hexists(self._records, story_id))

@@ -43,6 +43,7 @@ from dedupe.storage.codec import (
     micros,
     pack_keys,
     readable,
+    storable_ids,
     story_time,
     unpack_keys,
 )
@@ -316,7 +317,7 @@ class SqliteStorage:
         records: dict[str, bytes] = {}
         connection = self._connection()
         with self._errors():
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in _chunks(storable_ids(ids)):
                 records.update(
                     connection.execute(
                         f"SELECT id, record FROM stories WHERE id IN ({_marks(len(chunk))})",
@@ -329,7 +330,7 @@ class SqliteStorage:
     def remove(self, ids: Sequence[str]) -> int:
         removed = 0
         with self._transaction() as connection:
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in _chunks(storable_ids(ids)):
                 held = connection.execute(
                     f"SELECT seq, keys FROM stories WHERE id IN ({_marks(len(chunk))})", chunk
                 ).fetchall()
@@ -386,7 +387,7 @@ class SqliteStorage:
                 connection.close()
 
     def __contains__(self, story_id: object) -> bool:
-        if not isinstance(story_id, str):
+        if not storable_ids([story_id]):
             return False
         connection = self._connection()
         with self._errors():
