@@ -363,7 +363,13 @@ def index_prune(
     match = _DURATION.match(older_than)
     if match is None:
         raise fail(f"--older-than takes an age such as 30d, 12h or 2w, not {older_than!r}")
-    age = timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+    try:
+        age = timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+        before = datetime.now(UTC) - age
+    except OverflowError:
+        raise fail(
+            f"--older-than {older_than} reaches back before the year 1: give a shorter age"
+        ) from None
     with opened(index) as detector:
-        removed = detector.prune(datetime.now(UTC) - age)
+        removed = detector.prune(before)
     say(f"pruned {removed} stories older than {older_than}")

@@ -89,3 +89,17 @@ def test_check_against_a_corpus_skips_a_story_no_index_can_hold(tmp_path):
     result = invoke("check", draft, "--against", str(corpus))
     assert result.exit_code == 1, result.stderr
     assert "skipped" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "age", ["99999999999d", "9" * 400 + "s", "800000w"], ids=["days", "infinite", "weeks"]
+)
+def test_prune_refuses_an_age_older_than_the_calendar(tmp_path, age):
+    index = str(tmp_path / "index.sqlite")
+    added = invoke("index", "add", jsonl(tmp_path / "feed.jsonl", [HARBOUR]), "-i", index)
+    assert added.exit_code == 0
+    result = invoke("index", "prune", "--older-than", age, "--index", index)
+    assert result.exit_code == 2  # not 1, an uncaught OverflowError
+    assert f"dedupe: error: --older-than {age} reaches back before the year 1" in result.stderr
+    stats = invoke("index", "stats", "--index", index, "-f", "json")
+    assert json.loads(stats.stdout)["stories"] == 1
