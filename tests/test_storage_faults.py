@@ -181,6 +181,24 @@ def test_sqlite_refuses_what_is_not_a_dedupe_index(tmp_path):
         open_storage(str(tmp_path))
 
 
+def test_sqlite_never_takes_over_an_empty_database_of_another_program(tmp_path):
+    # Only its user_version set, no table: not blank, and not ours.
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("PRAGMA user_version = 7")
+    before = other.read_bytes()
+    for create in (True, False):
+        with pytest.raises(StorageError, match="another application, not a dedupe index"):
+            open_storage(str(other), create=create)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+    # A zero-byte file is new, for a command that creates.
+    blank = tmp_path / "blank.sqlite"
+    blank.touch()
+    open_storage(str(blank)).add(Story(id="a", body="x"), [1])
+    assert open_storage(str(blank), create=False).lookup([1]) == ["a"]
+
+
 def test_redis_refuses_keys_that_are_not_a_dedupe_index(redis_server: RedisServer):
     client = redis.Redis(port=redis_server.port)
     client.set("other-app:rec", "not ours")

@@ -219,7 +219,9 @@ class SqliteStorage:
                 pause = min(2 * pause, 0.2)
 
     def _prepare_once(self, connection: sqlite3.Connection, given: Path, create: bool) -> None:
-        if self._is_empty(connection):
+        # Only a file without a single page is new: a database that some other program made,
+        # if only by setting its user_version, is not ours to write into, tables or not.
+        if connection.execute("PRAGMA page_count").fetchone()[0] == 0:
             if not create:
                 raise StorageError(f"{given} is empty, not an index (index add creates one)")
             # Takes effect when the first table is made, and writes nothing by itself.
@@ -228,7 +230,7 @@ class SqliteStorage:
             # that is half made. WAL comes after, as it writes the header on its own.
             connection.execute("BEGIN IMMEDIATE")
             try:
-                if self._is_empty(connection):  # another opener may have made it meanwhile
+                if self._is_blank(connection):  # another opener may have made it meanwhile
                     for statement in _SCHEMA:
                         connection.execute(statement)
                 connection.execute("COMMIT")
@@ -256,10 +258,13 @@ class SqliteStorage:
             connection.execute("PRAGMA journal_mode = WAL")
 
     @staticmethod
-    def _is_empty(connection: sqlite3.Connection) -> bool:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        return application_id == 0 and tables == 0
+    def _is_blank(connection: sqlite3.Connection) -> bool:
+        """Nothing written yet: no table, no application id, no version."""
+        marks = connection.execute(
+            "SELECT count(*), (SELECT * FROM pragma_application_id), "
+            "(SELECT * FROM pragma_user_version) FROM sqlite_master"
+        ).fetchone()
+        return marks == (0, 0, 0)
 
     # --- the protocol -----------------------------------------------------------------------
 
