@@ -380,9 +380,9 @@ class RedisStorage:
             ) from None
         except OutOfMemoryError:
             raise StorageError(
-                f"Redis at {self.where} is full (maxmemory reached): the stories not stored "
-                "yet were refused; make room with `dedupe index prune` or `dedupe index remove`, "
-                "or give the server more maxmemory"
+                f"Redis at {self.where} is full (maxmemory reached) and stores no more stories: "
+                "make room with `dedupe index prune` or `dedupe index remove`, or give it more "
+                "maxmemory"
             ) from None
         except redis.ResponseError as error:
             if _GONE in str(error):
@@ -537,7 +537,9 @@ class RedisStorage:
         elif last < sizes[0]:
             problem = f"it holds {sizes[0]} stories but its sequence counter is at {last}"
         elif sizes[0] == 0 and last and self._remaining(beside=("meta", "next")):
-            problem = "it holds no story but band-key buckets remain"
+            # Unless a story was added while the keys were being scanned.
+            if self._read_state()["next size"] == state["next size"]:
+                problem = "it holds no story but band-key buckets remain"
         if problem:
             raise StorageError(
                 f"Redis at {self.where}: the index under prefix {self.prefix!r} is damaged: "
