@@ -47,7 +47,7 @@ from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
 from dedupe.report import printable, write_report, write_verdicts
 from dedupe.settings import Settings
-from dedupe.storage import StorageError
+from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
 
 
@@ -346,17 +346,21 @@ IndexOption = Annotated[
     typer.Option(
         "--index",
         "-i",
-        help="A SQLite file (created if missing) or a redis:// URL.",
+        help="A SQLite file or a redis:// URL (created only by --add).",
         show_default=False,
     ),
 ]
 
 
 @contextmanager
-def opened(index: str | None, settings: Settings | None = None) -> Iterator[Detector]:
-    """A detector on an index; an index that cannot be used ends the command with exit 2."""
+def opened(
+    index: str | None, settings: Settings | None = None, *, create: bool = False
+) -> Iterator[Detector]:
+    """A detector on an index; an index that cannot be used ends the command with exit 2.
+    Only commands that add may ``create`` it: to the others a mistyped path is an error, not
+    an empty archive."""
     try:
-        with Detector(index=index, settings=settings) as detector:
+        with Detector(index=index, settings=settings, create_index=create) as detector:
             yield detector
     except StorageError as error:
         raise fail(str(error)) from None
@@ -387,11 +391,13 @@ def check(
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
-    with opened(index, Settings(window_days=window)) as detector:
+    with opened(index, Settings(window_days=window), create=add) as detector:
         if against is not None:
+            refused: list[UnstorableStory] = []
             with reading(against, None, OnError.skip) as corpus:
                 # A fresh index in memory: every story of the corpus is new to it.
-                held = detector.add_many(corpus)
+                held = detector.add_many(corpus, errors=refused)
+            say_refused(refused)
             if not held:
                 raise fail(f"nothing to check against: {', '.join(against)} hold no story")
         if add:
@@ -410,6 +416,15 @@ app.add_typer(index_app, name="index")
 RequiredIndex = Annotated[
     str, typer.Option("--index", "-i", help="A SQLite file or a redis:// URL.", show_default=False)
 ]
+NewOrOldIndex = Annotated[
+    str,
+    typer.Option(
+        "--index",
+        "-i",
+        help="A SQLite file or a redis:// URL, created if missing.",
+        show_default=False,
+    ),
+]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -417,21 +432,32 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 @index_app.command("add")
 def index_add(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.")],
-    index: RequiredIndex,
+    index: NewOrOldIndex,
     input_format: InputFormatOption = None,
     on_error: Annotated[
         OnError, typer.Option("--on-error", help="Skip bad records (counted on stderr) or stop.")
     ] = OnError.skip,
 ) -> None:
     """Add published stories to the index in bulk (without checking them)."""
+    # Stories the index cannot hold are skipped like bad records, or stop the command.
+    refused: list[UnstorableStory] | None = [] if on_error is OnError.skip else None
     with (
-        opened(index) as detector,
+        opened(index, create=True) as detector,
         reading(inputs, input_format, on_error) as stories,
         progress_bar("indexing") as advance,
     ):
-        added = detector.add_many(_counted(stories, advance))
+        added = detector.add_many(_counted(stories, advance), errors=refused)
         held = len(detector.index_.storage)
+    say_refused(refused or [])
     say(f"added {added} stories; the index holds {held}")
+
+
+def say_refused(refused: Sequence[UnstorableStory]) -> None:
+    """Stories skipped because no index can hold them, counted like skipped bad records."""
+    for error in refused[:10]:
+        say(f"skipped {error}")
+    if refused:
+        say(f"skipped {len(refused)} record(s) that the index cannot hold")
 
 
 def _counted(stories: Iterator[Story], advance: Callable[[int], None] | None) -> Iterator[Story]:
@@ -480,7 +506,13 @@ def index_prune(
     match = _DURATION.match(older_than)
     if match is None:
         raise fail(f"--older-than takes an age such as 30d, 12h or 2w, not {older_than!r}")
-    age = timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+    try:
+        age = timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+        before = datetime.now(UTC) - age
+    except OverflowError:
+        raise fail(
+            f"--older-than {older_than} reaches back before the year 1: give a shorter age"
+        ) from None
     with opened(index) as detector:
-        removed = detector.prune(datetime.now(UTC) - age)
+        removed = detector.prune(before)
     say(f"pruned {removed} stories older than {older_than}")

@@ -26,7 +26,8 @@ from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.index import Index, band_keys, candidate_pairs
 from dedupe.pipeline import version_names
 from dedupe.settings import Settings
-from dedupe.storage import IndexStats, open_storage
+from dedupe.storage import IndexStats, UnstorableStory, open_storage
+from dedupe.storage.codec import check_storable
 from dedupe.story import Match, Pair, Report, Story, Topic, Verdict
 from dedupe.verify import dated, explain, verify
 
@@ -104,6 +105,9 @@ class Detector:
             memory. Opened on first use, so making a Detector costs nothing.
         settings: the tunables; the defaults are the benchmarked ones.
         jobs: processes that fingerprint in parallel during ``scan``; 1 stays in this process.
+        create_index: make the index on first use if it does not exist yet, as a crawler that
+            adds wants; False opens only an existing index, so that a mistyped path or prefix
+            is refused (``StorageError``) rather than taken for an empty archive.
 
     Example:
         >>> detector = Detector()
@@ -112,20 +116,34 @@ class Detector:
     """
 
     def __init__(
-        self, index: str | None = None, settings: Settings | None = None, jobs: int = 1
+        self,
+        index: str | None = None,
+        settings: Settings | None = None,
+        jobs: int = 1,
+        *,
+        create_index: bool = True,
     ) -> None:
         self.index = index
         self.settings = settings if settings is not None else Settings()
         self.jobs = jobs
+        self.create_index = create_index
         self._index: Index | None = None
+        self._index_lock = threading.Lock()
         self._known: OrderedDict[Story, Fingerprint] = OrderedDict()
         self._known_lock = threading.Lock()
 
     @property
     def index_(self) -> Index:
-        if self._index is None:
-            self._index = Index(open_storage(self.index), self.settings)
-        return self._index
+        """The index, opened on first use: by one thread only, however many ask at once (each
+        would otherwise open an index of its own, and a memory index would lose stories)."""
+        index = self._index
+        if index is None:
+            with self._index_lock:
+                if self._index is None:
+                    storage = open_storage(self.index, self.create_index)
+                    self._index = Index(storage, self.settings)
+                index = self._index
+        return index
 
     # --- batch -------------------------------------------------------------------------------
 
@@ -322,7 +340,12 @@ class Detector:
         arrived before it. So of two copies offered at once, by threads or processes sharing one
         index, exactly one is new. With ``only_new``, a story found published is removed again.
         A story whose id is held is never stored twice.
+
+        Raises:
+            UnstorableStory: the story cannot be stored as given (a field of the wrong type,
+                text that is not valid Unicode); the message names it.
         """
+        check_storable(story)
         fp = fingerprint_story(story, self.settings)
         keys = band_keys([fp], self.settings)
         seq = self.index_.add([fp], [story], keys)[0]
@@ -335,16 +358,23 @@ class Detector:
             self.index_.storage.remove([story.id])
         return verdict
 
-    def add_many(self, stories: Iterable[Story]) -> int:
-        """Store stories without checking them (bulk loading); returns how many were new."""
+    def add_many(
+        self, stories: Iterable[Story], *, errors: list[UnstorableStory] | None = None
+    ) -> int:
+        """Store stories without checking them (bulk loading); returns how many were new.
+
+        A story that cannot be stored (see ``add``) never costs the others their place: the
+        rest of its batch is stored. With ``errors``, its error is appended there and loading
+        goes on; without, it is raised once its batch is stored.
+        """
         added = 0
         batch: list[Story] = []
         for story in stories:
             batch.append(story)
             if len(batch) == BATCH:
-                added += self._store(batch)
+                added += self._store(batch, errors)
                 batch = []
-        return added + self._store(batch)
+        return added + self._store(batch, errors)
 
     def remove(self, ids: Sequence[str]) -> int:
         """Forget stories by id; how many were held."""
@@ -360,9 +390,10 @@ class Detector:
 
     def close(self) -> None:
         """Release the index's connections; what it holds stays."""
-        if self._index is not None:
-            self._index.storage.close()
-            self._index = None
+        with self._index_lock:
+            index, self._index = self._index, None
+        if index is not None:
+            index.storage.close()
 
     def __enter__(self) -> Detector:
         return self
@@ -370,11 +401,24 @@ class Detector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _store(self, stories: list[Story]) -> int:
-        if not stories:
-            return 0
-        seqs = self.index_.add(fingerprint(stories, self.settings), stories)
-        return sum(seq is not None for seq in seqs)
+    def _store(self, stories: list[Story], errors: list[UnstorableStory] | None) -> int:
+        storable: list[Story] = []
+        refused: list[UnstorableStory] = []
+        for story in stories:
+            try:
+                check_storable(story)
+                storable.append(story)
+            except UnstorableStory as error:
+                refused.append(error)
+        added = 0
+        if storable:
+            seqs = self.index_.add(fingerprint(storable, self.settings), storable)
+            added = sum(seq is not None for seq in seqs)
+        if refused and errors is None:
+            raise refused[0]
+        if errors is not None:
+            errors.extend(refused)
+        return added
 
     def _fingerprints(self, stories: Sequence[Story]) -> list[Fingerprint]:
         """Fingerprints of stored stories, from the cache when the same record was seen."""

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,11 +26,13 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """One redis-server process with append-only persistence, so a restart keeps the data."""
+    """One redis-server process with append-only persistence, so a restart keeps the data;
+    ``options`` are more command-line settings, which override those."""
 
-    def __init__(self, executable: str, folder: Path) -> None:
+    def __init__(self, executable: str, folder: Path, options: Sequence[str] = ()) -> None:
         self.executable = executable
         self.folder = folder
+        self.options = list(options)
         self.port = _free_port()
         self.process: subprocess.Popen | None = None
 
@@ -47,6 +49,7 @@ class RedisServer:
                 "--appendonly", "yes",
                 "--save", "",
                 "--logfile", str(self.folder / "redis.log"),
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -77,13 +80,17 @@ class RedisServer:
         self.start()
 
 
-def _server(folder: Path) -> Iterator[RedisServer]:
+def _executable() -> str:
     executable = shutil.which("redis-server")
     if executable is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("redis-server is not installed: CI must run the Redis tests")
         pytest.skip("redis-server is not installed")
-    server = RedisServer(executable, folder)
+    return executable
+
+
+def _server(folder: Path) -> Iterator[RedisServer]:
+    server = RedisServer(_executable(), folder)
     server.start()
     try:
         yield server
@@ -103,6 +110,27 @@ def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     folder = tmp_path / "redis"
     folder.mkdir()
     yield from _server(folder)
+
+
+@pytest.fixture
+def start_redis_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Starts servers of the test's own with more settings, as
+    ``start_redis_server("--maxmemory", "4mb")``; each is stopped when the test ends."""
+    servers: list[RedisServer] = []
+
+    def start(*options: str) -> RedisServer:
+        folder = tmp_path / f"redis-{len(servers)}"
+        folder.mkdir()
+        server = RedisServer(_executable(), folder, options)
+        server.start()
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
 
 
 @pytest.fixture

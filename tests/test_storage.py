@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
+import queue
+import re
+import sqlite3
+import subprocess
+import sys
 import threading
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 
 import pytest
+import redis
 
 from dedupe import Detector, Story
-from dedupe.storage import IndexStats, Storage, StorageError, open_storage
-from dedupe.storage.codec import KEY_BITS, KEY_BYTES, fold_key, pack_keys, unpack_keys
+from dedupe.storage import IndexStats, Storage, StorageError, UnstorableStory, open_storage
+from dedupe.storage.codec import (
+    KEY_BITS,
+    KEY_BYTES,
+    decode_record,
+    fold_key,
+    pack_keys,
+    unpack_keys,
+)
 from dedupe.storage.memory import MemoryStorage
 from dedupe.storage.redis import RedisStorage
 from dedupe.storage.sqlite import SqliteStorage
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT, edited
 
 pytest_plugins = ["tests.fixtures_redis"]
 
@@ -336,3 +353,249 @@ def test_sqlite_closes_the_connections_of_threads_that_ended(tmp_path):
         thread.join()
     assert len(storage) == 0
     assert len(storage._connections) <= 2  # this thread's and the last one's
+
+
+# --- opening without creating ----------------------------------------------------------------
+
+
+def test_a_missing_sqlite_index_is_refused_without_create_and_no_file_is_made(tmp_path):
+    with pytest.raises(StorageError, match=r"no index at .*publshed\.sqlite \(index add creates"):
+        open_storage(str(tmp_path / "publshed.sqlite"), create=False)
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with pytest.raises(StorageError, match="empty.sqlite is empty, not an index"):
+        open_storage(str(empty), create=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
+    assert empty.stat().st_size == 0
+    open_storage(str(tmp_path / "made.sqlite")).close()
+    open_storage(str(tmp_path / "made.sqlite"), create=False).close()
+
+
+def test_a_missing_redis_index_is_refused_without_create_and_no_key_is_written(redis_url):
+    client = redis.Redis.from_url(redis_url.split("?")[0])
+    prefix = redis_url.split("prefix=")[1]
+    with pytest.raises(StorageError, match=f"no index at Redis .* under prefix '{prefix}'"):
+        open_storage(redis_url, create=False)
+    assert client.keys(f"{prefix}:*") == []
+    open_storage(redis_url).close()
+    open_storage(redis_url, create=False).close()
+
+
+def test_a_detector_creates_its_index_unless_told_not_to(tmp_path):
+    missing = str(tmp_path / "missing.sqlite")
+    reader = Detector(index=missing, create_index=False)
+    with pytest.raises(StorageError, match="no index at"):
+        reader.check(HARBOUR)
+    assert not (tmp_path / "missing.sqlite").exists()
+    assert not Detector(index=missing).add(HARBOUR).is_duplicate
+    assert reader.check(HARBOUR).is_duplicate
+
+
+# --- the first use, from many threads at once ------------------------------------------------
+
+# Run in a fresh interpreter: there the first use also imports the storage module, which lets
+# the other threads in while the index is being opened (8 threads got 2 to 8 "new" verdicts
+# for one story, each from an index of its own).
+FIRST_USE = """
+import json, sys, threading
+from dedupe import Detector, Story
+detector = Detector(index=sys.argv[1] if len(sys.argv) > 1 else None)
+body = "Night trains will run again between Valdora and the capital from December, the railway said."
+start, verdicts = threading.Barrier(8), []
+def offer(n):
+    start.wait(timeout=30)
+    verdicts.append(detector.add(Story(id="shared", title="Night trains return", body=body)))
+    detector.add(Story(id=f"own-{n}", title=f"Council notice {n}", body=f"Notice number {n}."))
+threads = [threading.Thread(target=offer, args=(n,)) for n in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+storage = detector.index_.storage
+print(json.dumps({"new": sum(not v.is_duplicate for v in verdicts), "held": len(storage),
+                  "own": len(storage.get([f"own-{n}" for n in range(8)]))}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_fresh_detector_used_by_many_threads_at_once_keeps_every_story(backend, tmp_path):
+    index = [] if backend == "memory" else [str(tmp_path / "new.sqlite")]
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_USE, *index],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"new": 1, "held": 9, "own": 8}
+
+
+def _open_new(path: str, start: Barrier, errors: Queue) -> None:
+    start.wait(timeout=30)
+    try:
+        opened = SqliteStorage(Path(path))
+        opened.add(story(f"by-{os.getpid()}-{threading.get_ident()}"), [1])
+        opened.close()
+        errors.put(None)
+    except StorageError as error:
+        errors.put(str(error))
+
+
+@pytest.mark.parametrize("context", ["thread", "process"])
+def test_many_openers_of_a_new_sqlite_file_at_once_all_open_one_index(context, tmp_path):
+    # Before: now and then one of them got "database is locked" while another made the file.
+    for round_ in range(15 if context == "thread" else 5):
+        path = str(tmp_path / f"new-{round_}.sqlite")
+        if context == "thread":
+            start, errors = threading.Barrier(8), queue.Queue()
+            workers = [
+                threading.Thread(target=_open_new, args=(path, start, errors)) for _ in range(8)
+            ]
+        else:
+            fork = multiprocessing.get_context("fork")
+            start, errors = fork.Barrier(4), fork.Queue()
+            workers = [fork.Process(target=_open_new, args=(path, start, errors)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        failures = [errors.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join()
+        assert failures == [None] * len(workers)
+        assert len(open_storage(path, create=False).lookup([1])) == len(workers)
+
+
+# --- damaged records -------------------------------------------------------------------------
+
+
+def _overwrite(spec: str, story_id: str, column: str, value: bytes | str) -> None:
+    """Write a stored story's record or key list directly, as a damaged index might hold it."""
+    if spec.endswith(".sqlite"):
+        with sqlite3.connect(spec) as connection:
+            connection.execute(f"UPDATE stories SET {column} = ? WHERE id = ?", (value, story_id))
+        return
+    prefix = spec.split("prefix=")[1]
+    field = {"record": "rec", "keys": "keys"}[column]
+    redis.Redis.from_url(spec.split("?")[0]).hset(f"{prefix}:{field}", story_id, value)
+
+
+def _packed(record: object) -> bytes:
+    return zlib.compress(json.dumps(record).encode())
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        (_packed({"title": 5, "body": "x"}), "its title is a number, not text"),
+        (_packed({"title": "t", "body": "x", "url": ["a"]}), "its url is a list, not text"),
+        (_packed({"title": "t", "extra": [1, 2]}), "its extra fields are a list, not an object"),
+        (_packed({"title": "t", "keys": [1, 2]}), "it has fields no story has: 'keys'"),
+        (_packed(["t", "x"]), "it is a list, not an object"),
+        (b"not zlib at all", "it is unreadable"),
+        ("text, not bytes", "it is unreadable"),
+    ],
+    ids=["title", "url", "extra", "unknown", "list", "not-zlib", "text"],
+)
+def test_a_damaged_record_is_left_out_of_checks_and_reported_once(
+    shared_spec, record, problem, caplog
+):
+    detector = Detector(index=shared_spec)
+    detector.add(HARBOUR)
+    detector.add(Story(id="harbour-again", title=HARBOUR.title, body=HARBOUR.body))
+    detector.add(RAIL)
+    _overwrite(shared_spec, "harbour", "record", record)
+    draft = edited(HARBOUR, "draft", {"welcomed": "praised"})
+    for _ in range(2):
+        assert [m.story_id for m in detector.check(draft).matches] == ["harbour-again"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "holds a damaged record for story 'harbour': " + problem in warnings[0]
+    where = shared_spec if shared_spec.endswith(".sqlite") else shared_spec.split("prefix=")[1]
+    assert where in warnings[0]
+    assert detector.remove(["harbour"]) == 1
+    detector.add(HARBOUR)
+    assert detector.index_.storage.get(["harbour"]) == [HARBOUR]
+
+
+def test_decoding_a_damaged_record_names_the_index_and_the_story():
+    with pytest.raises(StorageError) as damaged:
+        decode_record("s1", _packed({"title": 5}), "news.sqlite")
+    assert str(damaged.value) == (
+        "index news.sqlite holds a damaged record for story 's1': its title is a number, not text"
+    )
+
+
+@pytest.mark.parametrize(
+    "keys", [b"\x00\x00", b"\x00\x00\x00\x01\x02", "[1, 2, 3]"], ids=["short", "odd", "text"]
+)
+def test_a_story_with_a_damaged_key_list_can_still_be_removed_and_pruned(shared_spec, keys):
+    storage = open_storage(shared_spec)
+    storage.add_many(
+        [(story(f"s{n}", published="2020-01-01T00:00:00Z"), [n + 1]) for n in range(4)]
+    )
+    _overwrite(shared_spec, "s0", "keys", keys)
+    _overwrite(shared_spec, "s1", "keys", keys)
+    assert storage.remove(["s0"]) == 1
+    assert storage.prune(datetime(2021, 1, 1)) == 3
+    assert len(storage) == 0 and storage.lookup([1, 2, 3, 4]) == []
+
+
+# --- stories that cannot be stored -----------------------------------------------------------
+
+POISON = Story(id="s\udc80", title="Lone surrogate", body="Its id cannot be written as UTF-8.")
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (POISON, r"its id is not valid Unicode \(a lone surrogate, '\\udc80', at 1\)"),
+        (Story(id="t", title="A\ud800", body="x"), "its title is not valid Unicode"),
+        (Story(id="n", title=5, body="x"), "its title is a number, not text"),
+        (Story(id="u", body="x", url=["a"]), "its url is a list, not text"),
+        (Story(id="e", body="x", extra={"k": "\udcff"}), "its extra fields hold text that is not"),
+        (
+            Story(id="j", body="x", extra={"k": {1, 2}}),
+            "its extra fields cannot be written as JSON",
+        ),
+    ],
+    ids=["id", "title", "title-type", "url-type", "extra", "extra-json"],
+)
+def test_a_story_that_cannot_be_stored_refuses_the_call_naming_it(storage, bad, problem):
+    with pytest.raises(
+        UnstorableStory, match=f"story {re.escape(repr(bad.id))} cannot be stored: {problem}"
+    ):
+        storage.add_many([(story("good"), [1]), (bad, [2])])
+    assert len(storage) == 0 and storage.lookup([1, 2]) == []
+    assert issubclass(UnstorableStory, ValueError) and issubclass(UnstorableStory, StorageError)
+
+
+def test_an_id_that_cannot_be_stored_is_simply_not_held(storage):
+    # As from `dedupe index remove` given an argument of undecodable bytes.
+    storage.add(story("good"), [1])
+    assert POISON.id not in storage
+    assert [s.id for s in storage.get([POISON.id, "good"])] == ["good"]
+    assert storage.remove([POISON.id, "good"]) == 1
+
+
+def test_one_poisonous_story_costs_a_bulk_load_nothing_else(spec):
+    stories = [
+        Story(id=f"n{n}", title=f"Council notice {n}", body=f"Road {n} closes for repairs.")
+        for n in range(1000)
+    ]
+    stories[500] = POISON
+    detector = Detector(index=spec)
+    refused: list[UnstorableStory] = []
+    assert detector.add_many(stories, errors=refused) == 999
+    assert len(detector.index_.storage) == 999
+    assert [str(e) for e in refused] == [
+        "story 's\\udc80' cannot be stored: its id is not valid Unicode "
+        "(a lone surrogate, '\\udc80', at 1)"
+    ]
+    # Without a list for them, the first is raised once the rest of its batch is stored.
+    again = Detector(index=None)
+    with pytest.raises(UnstorableStory, match=r"'s\\udc80'"):
+        again.add_many(stories)
+    assert len(again.index_.storage) == 999
+    with pytest.raises(UnstorableStory, match=r"'s\\udc80'"):
+        detector.add(POISON)
+    assert POISON.id not in detector.index_.storage

@@ -1,5 +1,6 @@
 """What the persistent indexes do when things go wrong: a writer killed mid-batch, a Redis
-restart or outage, and files or keys that are not a dedupe index."""
+restart or outage, a Redis that evicts, forgets or is full, and files or keys that are not a
+dedupe index."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from multiprocessing.sharedctypes import Synchronized
 
 import pytest
@@ -179,6 +181,24 @@ def test_sqlite_refuses_what_is_not_a_dedupe_index(tmp_path):
         open_storage(str(tmp_path))
 
 
+def test_sqlite_never_takes_over_an_empty_database_of_another_program(tmp_path):
+    # Only its user_version set, no table: not blank, and not ours.
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("PRAGMA user_version = 7")
+    before = other.read_bytes()
+    for create in (True, False):
+        with pytest.raises(StorageError, match="another application, not a dedupe index"):
+            open_storage(str(other), create=create)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+    # A zero-byte file is new, for a command that creates.
+    blank = tmp_path / "blank.sqlite"
+    blank.touch()
+    open_storage(str(blank)).add(Story(id="a", body="x"), [1])
+    assert open_storage(str(blank), create=False).lookup([1]) == ["a"]
+
+
 def test_redis_refuses_keys_that_are_not_a_dedupe_index(redis_server: RedisServer):
     client = redis.Redis(port=redis_server.port)
     client.set("other-app:rec", "not ours")
@@ -231,3 +251,140 @@ def test_sqlite_wal_starts_over_while_readers_never_pause(tmp_path, monkeypatch)
     size = _wal_size_after_busy_adds(tmp_path / "index.sqlite", monkeypatch)
     # A batch writes well under 2 MB; without the forced checkpoint the WAL held all 30.
     assert size < 4 * 2**20, size
+
+
+# --- Redis that forgets or fills up ----------------------------------------------------------
+
+
+def _prefix_keys(server: RedisServer, prefix: str) -> list[bytes]:
+    return sorted(redis.Redis(port=server.port).keys(f"{prefix}:*"))
+
+
+def test_an_evicting_redis_is_refused_and_told_how_to_fix_it(start_redis_server):
+    server = start_redis_server("--maxmemory-policy", "allkeys-lru", "--maxmemory", "100mb")
+    with pytest.raises(StorageError) as refused:
+        open_storage(server.url("news"))
+    assert "evicts keys when full (maxmemory-policy allkeys-lru)" in str(refused.value)
+    assert "CONFIG SET maxmemory-policy noeviction" in str(refused.value)
+    assert _prefix_keys(server, "news") == []
+
+
+def test_the_eviction_policy_is_read_from_info_where_config_is_disabled(start_redis_server):
+    server = start_redis_server(
+        "--maxmemory-policy", "allkeys-lfu", "--maxmemory", "100mb", "--rename-command", "CONFIG", ""
+    )  # fmt: skip
+    with pytest.raises(StorageError, match=r"maxmemory-policy allkeys-lfu"):
+        open_storage(server.url("news"))
+
+
+def test_policies_that_cannot_evict_the_index_are_accepted(start_redis_server, caplog):
+    # volatile-* evict only keys with a time to live, and the index's data has none.
+    volatile = start_redis_server("--maxmemory-policy", "volatile-lru", "--maxmemory", "100mb")
+    open_storage(volatile.url("news")).close()
+    assert caplog.records == []
+    # Without maxmemory nothing is evicted; the policy is wrong only once a limit is set.
+    unlimited = start_redis_server("--maxmemory-policy", "allkeys-lru")
+    open_storage(unlimited.url("news")).close()
+    assert "allkeys-lru" in caplog.text and "once a limit is set" in caplog.text
+
+
+def test_a_redis_that_persists_nothing_is_warned_about(start_redis_server, redis_url, caplog):
+    open_storage(redis_url).close()  # the session's server keeps an append-only file
+    assert "persists nothing" not in caplog.text
+    server = start_redis_server("--appendonly", "no")
+    open_storage(server.url("news")).close()
+    assert f"Redis at 127.0.0.1:{server.port}/0 persists nothing" in caplog.text
+
+
+def test_a_restart_without_persistence_is_noticed_not_written_over(start_redis_server):
+    # Before: adds went on into an index without metadata, and later opens called it foreign.
+    server = start_redis_server("--appendonly", "no")
+    detector = Detector(index=server.url("news"))
+    detector.add(HARBOUR)
+    detector.add(RAIL)
+    server.restart()
+    gone = "the metadata of the index under prefix 'news' is gone: the server lost data"
+    with pytest.raises(StorageError, match=gone):
+        detector.add(HARBOUR_TEASER)
+    with pytest.raises(StorageError, match=gone):
+        detector.check(HARBOUR_TEASER)
+    assert _prefix_keys(server, "news") == []
+
+
+def test_an_index_whose_metadata_vanished_is_reported_as_lost_data(redis_server, redis_url):
+    prefix = redis_url.split("prefix=")[1]
+    storage = open_storage(redis_url)
+    storage.add_many([(Story(id=f"s{n}", body=f"Story {n}."), [n + 1]) for n in range(3)])
+    client = redis.Redis(port=redis_server.port)
+    client.delete(f"{prefix}:meta")  # as an eviction would: it is the least recently used
+    left = [k for k in _prefix_keys(redis_server, prefix) if b":try:" not in k]
+    lost = f"is gone but {len(left)} keys with its prefix remain: the server lost data"
+    for create in (True, False):
+        with pytest.raises(StorageError, match=lost):
+            open_storage(redis_url, create=create)
+    with pytest.raises(StorageError, match=lost):
+        storage.add(Story(id="late", body="Late."), [9])
+    with pytest.raises(StorageError, match=lost):
+        storage.lookup([1])
+    assert "late" not in storage
+
+
+def test_an_index_that_lost_some_of_its_parts_is_refused(redis_server, redis_url):
+    prefix = redis_url.split("prefix=")[1]
+    storage = open_storage(redis_url)
+    storage.add_many([(Story(id=f"s{n}", body=f"Story {n}."), [n + 1]) for n in range(3)])
+    client = redis.Redis(port=redis_server.port)
+    client.delete(f"{prefix}:rec")
+    damaged = r"is damaged: it holds 0 records, 3 key lists, 3 ids and 3 times: the server lost"
+    with pytest.raises(StorageError, match=damaged):
+        open_storage(redis_url, create=False)
+    client.delete(f"{prefix}:keys", f"{prefix}:ids", f"{prefix}:time")
+    with pytest.raises(StorageError, match="it holds no story but band-key buckets remain"):
+        open_storage(redis_url)
+    storage.remove(["s0", "s1", "s2"])  # an index emptied by removal is whole
+    client.delete(*[k for k in _prefix_keys(redis_server, prefix) if b":b:" in k])
+    open_storage(redis_url, create=False).close()
+
+
+def _crowded_item(number: int) -> tuple[Story, list[int]]:
+    """A story whose band keys fall in 1,024 buckets: every bucket holds many postings, so
+    forgetting a story rewrites its buckets (with SET) rather than deleting them."""
+    rng = random.Random(number)
+    body = " ".join(f"{rng.choice(WORDS)}{rng.randrange(10_000)}" for _ in range(300))
+    keys = [(rng.randrange(1024) << 22) | rng.getrandbits(22) | 1 for _ in range(96)]
+    return Story(id=f"full-{number}", title=f"Story {number}", body=body), keys
+
+
+def _fill(storage, first: int) -> list[str]:
+    """Add stories until the server is full, at last one by one: a refused call of 50 stories
+    may leave room for a smaller one, and the server must be full for a small call too. The
+    ids stored."""
+    stored: list[str] = []
+    number, size = first, 50
+    while size:
+        items = [_crowded_item(number + n) for n in range(size)]
+        try:
+            storage.add_many(items)
+        except StorageError as error:
+            assert "is full (maxmemory reached)" in str(error) and "index prune" in str(error)
+            size //= 50
+            continue
+        stored.extend(story.id for story, _ in items)
+        number += size
+        assert len(stored) < 20_000, "the server never filled up"
+    return stored
+
+
+def test_a_full_redis_refuses_adds_clearly_and_still_removes_prunes_and_counts(start_redis_server):
+    server = start_redis_server("--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+    storage = open_storage(server.url("news"))
+    stored = _fill(storage, 0)
+    assert len(stored) > 100
+    assert storage.stats().stories == len(stored)
+    assert open_storage(server.url("news"), create=False).stats().stories == len(stored)
+    assert storage.remove(stored[:20]) == 20
+    assert storage.lookup(_crowded_item(0)[1]) == []
+    stored = stored[20:] + _fill(storage, 50_000)
+    assert storage.prune(datetime.now(UTC) + timedelta(days=1)) == len(stored)
+    assert len(storage) == 0 and storage.stats().stories == 0
+    assert storage.add(Story(id="after", body="After the prune."), [5]) is not None

@@ -24,6 +24,12 @@ class StorageError(Exception):
     """The index cannot be opened, read or written; the message says which index and why."""
 
 
+class UnstorableStory(StorageError, ValueError):
+    """A story that no index can hold as given: a field of the wrong type, or text that is not
+    valid Unicode. The message names the story. A ``ValueError`` too: the fault is in the
+    story given, not in the index."""
+
+
 @dataclass(frozen=True, slots=True)
 class IndexStats:
     """What an index holds. ``oldest`` and ``newest`` are ISO 8601 UTC moments: when a story was
@@ -43,7 +49,9 @@ class Storage(Protocol):
 
     def add_many(self, items: Sequence[tuple[Story, Sequence[int]]]) -> list[int | None]:
         """``add`` for each item, in one transaction (or round trip) per batch: bulk loading
-        pays the commit once. An id repeated within the batch is stored once."""
+        pays the commit once. An id repeated within the batch is stored once. A story that
+        cannot be stored refuses the call (``UnstorableStory``, naming it) before anything is
+        stored: the caller leaves it out (see ``codec.check_storable``) and tries again."""
         ...
 
     def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
@@ -52,7 +60,8 @@ class Storage(Protocol):
         ...
 
     def get(self, ids: Sequence[str]) -> list[Story]:
-        """The stored stories, in the order of ``ids``; ids not held are left out."""
+        """The stored stories, in the order of ``ids``; ids not held are left out, and so are
+        damaged records (each logged once as a warning), so that a check goes on without them."""
         ...
 
     def remove(self, ids: Sequence[str]) -> int:
@@ -78,15 +87,20 @@ class Storage(Protocol):
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def open_storage(spec: str | None) -> Storage:
+def open_storage(spec: str | None, create: bool = True) -> Storage:
     """Open the index named by ``--index``.
 
     ``None`` keeps it in memory; a ``redis://`` or ``rediss://`` URL opens a Redis index (the
     ``prefix`` query parameter lets several indexes share one server); anything else is the path
-    of a SQLite file, created if missing.
+    of a SQLite file.
+
+    ``create``: make the index if it does not exist yet. Commands that only read or clean up an
+    index pass False, so that a mistyped path or prefix is refused rather than taken for an
+    empty index (and a file left behind). A memory index is always new.
 
     Raises:
-        StorageError: the index cannot be opened, or is not a dedupe index of this version.
+        StorageError: the index cannot be opened, does not exist (without ``create``), or is not
+            a dedupe index of this version.
     """
     if spec is None:
         from dedupe.storage.memory import MemoryStorage
@@ -95,7 +109,7 @@ def open_storage(spec: str | None) -> Storage:
     if spec.startswith(("redis://", "rediss://")):
         from dedupe.storage.redis import RedisStorage
 
-        return RedisStorage(spec)
+        return RedisStorage(spec, create=create)
     if _URL.match(spec):
         raise StorageError(
             f"unsupported index {spec!r}: give a file path (SQLite) or a redis:// URL"
@@ -104,4 +118,4 @@ def open_storage(spec: str | None) -> Storage:
         raise StorageError("the index path is empty")
     from dedupe.storage.sqlite import SqliteStorage
 
-    return SqliteStorage(Path(spec))
+    return SqliteStorage(Path(spec), create=create)

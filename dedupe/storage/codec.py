@@ -13,13 +13,27 @@ instead of 8 each save about 0.5 KB per story in either backend.
 from __future__ import annotations
 
 import json
+import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
 
+log = logging.getLogger("dedupe")
+
 _FIELDS = ("title", "body", "url", "source", "published", "language")
+_TEXTS = ("title", "body")
+_JSON_TYPES = {
+    dict: "an object",
+    list: "a list",
+    str: "text",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _KEY_LIMIT = 1 << 64
@@ -28,12 +42,72 @@ KEY_BYTES = KEY_BITS // 8
 _KEY_MASK = (1 << KEY_BITS) - 1
 
 
-class RecordError(ValueError):
-    """A stored record that cannot be read back: the storage is damaged or not ours."""
+class DamagedRecord(StorageError):
+    """A stored record that cannot be read back as a story: the index is damaged, or was
+    written by something else. The message names the index and the story."""
+
+    def __init__(self, index: str, story_id: str, problem: str) -> None:
+        super().__init__(f"index {index} holds a damaged record for story {story_id!r}: {problem}")
 
 
-def encode_record(story: Story) -> bytes:
-    """The story without its id (the backends key it by id), as compressed JSON.
+def check_storable(story: Story) -> None:
+    """Refuse a story that no index can hold as it was given, before any of it is stored.
+
+    A field of the wrong type would be stored and fail every check that read it back; text
+    that is not valid Unicode (a lone surrogate, as ``errors="surrogateescape"`` leaves from
+    undecodable bytes) cannot be written as UTF-8 at all, by SQLite, Redis or JSON.
+
+    Raises:
+        UnstorableStory: naming the story and what is wrong with it.
+    """
+    problem = _story_problem(story)
+    if problem is not None:
+        origin = f" ({story.origin})" if story.origin else ""
+        raise UnstorableStory(f"story {story.id!r}{origin} cannot be stored: {problem}")
+
+
+def storable_ids(ids: Iterable[object]) -> list[str]:
+    """The ids an index could hold, in order, each once: an id that is not text in valid
+    Unicode was never stored (see ``check_storable``), and SQLite and Redis cannot even look
+    it up (a command-line argument of undecodable bytes arrives as such an id)."""
+    found: list[str] = []
+    for story_id in dict.fromkeys(ids):
+        if isinstance(story_id, str):
+            try:
+                story_id.encode("utf-8")
+            except UnicodeEncodeError:
+                continue
+            found.append(story_id)
+    return found
+
+
+def _story_problem(story: Story) -> str | None:
+    for name in ("id", *_TEXTS):
+        if not isinstance(getattr(story, name), str):
+            return f"its {name} is {_json_type(getattr(story, name))}, not text"
+    problem = _record_problem(_record(story))
+    if problem is not None:
+        return problem
+    texts = [("id", story.id)] + [(name, getattr(story, name) or "") for name in _FIELDS]
+    for name, text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (
+                f"its {name} is not valid Unicode "
+                f"(a lone surrogate, {text[error.start]!r}, at {error.start})"
+            )
+    try:
+        json.dumps(story.extra, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "its extra fields hold text that is not valid Unicode (a lone surrogate)"
+    except (TypeError, ValueError) as error:
+        return f"its extra fields cannot be written as JSON: {error}"
+    return None
+
+
+def _record(story: Story) -> dict[str, Any]:
+    """The story without its id (the backends key it by id).
 
     ``extra`` is kept as its own object rather than merged in as ``Story.to_dict`` does, so an
     unknown field named like a known one still comes back where it was.
@@ -42,21 +116,76 @@ def encode_record(story: Story) -> bytes:
     record = {name: value for name, value in record.items() if value is not None}
     if story.extra:
         record["extra"] = story.extra
-    try:
-        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"story {story.id!r} cannot be stored as JSON: {error}") from error
+    return record
+
+
+def encode_record(story: Story) -> bytes:
+    """The story without its id, as compressed JSON (see ``_record``).
+
+    Raises:
+        UnstorableStory: see ``check_storable``.
+    """
+    check_storable(story)
+    text = json.dumps(_record(story), ensure_ascii=False, separators=(",", ":"))
     return zlib.compress(text.encode("utf-8"))
 
 
-def decode_record(story_id: str, blob: bytes) -> Story:
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _record_problem(record: Any) -> str | None:
+    """What keeps a decoded record from being a story, if anything."""
+    if not isinstance(record, dict):
+        return f"it is {_json_type(record)}, not an object"
+    unknown = sorted(set(record) - {*_FIELDS, "extra"})
+    if unknown:
+        return f"it has fields no story has: {', '.join(map(repr, unknown))}"
+    for name, value in record.items():
+        if name == "extra":
+            if not isinstance(value, dict):
+                return f"its extra fields are {_json_type(value)}, not an object"
+        elif not isinstance(value, str) and (name in _TEXTS or value is not None):
+            return f"its {name} is {_json_type(value)}, not text"
+    return None
+
+
+def decode_record(story_id: str, blob: bytes, index: str) -> Story:
+    """The story stored by ``encode_record``, its fields' types checked: a field of the wrong
+    type would otherwise fail later, in whatever met the story (``index`` names the index in
+    the error).
+
+    Raises:
+        DamagedRecord: the record is not compressed JSON, or not a story.
+    """
     try:
         record = json.loads(zlib.decompress(blob).decode("utf-8"))
-        if not isinstance(record, dict):
-            raise TypeError("not a JSON object")
-        return Story(id=story_id, **record)
     except (zlib.error, UnicodeDecodeError, TypeError, ValueError) as error:
-        raise RecordError(f"the record of story {story_id!r} is unreadable: {error}") from None
+        raise DamagedRecord(index, story_id, f"it is unreadable: {error}") from None
+    problem = _record_problem(record)
+    if problem is not None:
+        raise DamagedRecord(index, story_id, problem)
+    return Story(id=story_id, **record)
+
+
+def readable(
+    records: Iterable[tuple[str, bytes]], index: str, reported: set[str]
+) -> dict[str, Story]:
+    """The stories of stored records by id, leaving out the damaged ones.
+
+    One damaged record should not stop every check that meets it, nor go unseen: each is
+    logged as a warning, once per story for as long as the index is open (``reported`` holds
+    the ids already logged), and the check goes on without it.
+    """
+    stories: dict[str, Story] = {}
+    for story_id, blob in records:
+        try:
+            stories[story_id] = decode_record(story_id, blob, index)
+        except DamagedRecord as damaged:
+            if story_id not in reported:
+                reported.add(story_id)
+                log.warning("%s; left out of checks (remove it and add it again)", damaged)
+    return stories
 
 
 def micros(moment: datetime) -> int:

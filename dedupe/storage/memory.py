@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dedupe.storage import IndexStats
-from dedupe.storage.codec import encode_record, iso, micros, story_time, unique_keys
+from dedupe.storage.codec import (
+    check_storable,
+    encode_record,
+    iso,
+    micros,
+    story_time,
+    unique_keys,
+)
 from dedupe.story import Story
 
 
@@ -33,6 +40,8 @@ class MemoryStorage:
 
     def add_many(self, items: Sequence[tuple[Story, Sequence[int]]]) -> list[int | None]:
         now = datetime.now(UTC)
+        for story, _ in items:
+            check_storable(story)  # refused as the persistent indexes refuse it
         checked = [(story, tuple(unique_keys(keys))) for story, keys in items]
         seqs: list[int | None] = []
         with self._lock:

@@ -29,10 +29,20 @@ is JSON, integers and packed integers; nothing is unpickled or evaluated.
 A lost connection is retried with exponential backoff (redis-py ``Retry``); a retried add could
 otherwise find its own first attempt and call the story held, so each add call leaves the
 sequence numbers it gave under a one-minute ``try`` key and a retry returns them.
+
+A server that forgets must be noticed, not written on as if nothing happened: an opener refuses a
+server that may evict the index (``_check_server``) and an index whose parts no longer agree
+(``_prepare``); add and lookup refuse to run once the index's metadata is gone (a restart
+without persistence, a flush, an eviction). A full server (``maxmemory`` reached, nothing
+evicted) refuses every command that may need memory, unless the script calling it has written
+already; so the scripts that forget delete before they write, and nothing that only reads or
+cleans up runs in a MULTI (which a full server refuses whole): remove, prune and stats go on
+working on a full server, and make room.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Iterator, Sequence
@@ -43,22 +53,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.exceptions import AuthenticationError, AuthorizationError
+from redis.exceptions import AuthenticationError, AuthorizationError, OutOfMemoryError
 from redis.retry import Retry
 
 from dedupe.storage import IndexStats, StorageError
 from dedupe.storage.codec import (
     KEY_BITS,
-    RecordError,
-    decode_record,
     encode_record,
     folded_keys,
     iso,
     micros,
     pack_keys,
+    readable,
+    storable_ids,
     story_time,
 )
 from dedupe.story import Story
+
+log = logging.getLogger("dedupe")
 
 SCHEMA_VERSION = 2
 DEFAULT_PREFIX = "dedupe"
@@ -79,6 +91,9 @@ _BACKOFF_CAP = 3.0
 RETRIES = 8
 _LOGIN_REFUSED = (AuthenticationError, AuthorizationError)
 
+# The error the scripts give when the index's metadata is gone.
+_GONE = "dedupe: the index metadata is gone"
+
 # Defined in the scripts that turn a stored key into its bucket and posting.
 _POSTING = Template("""
 -- The bucket of the 5-byte folded key at byte j of s (its top $bits bits) and its posting:
@@ -96,11 +111,13 @@ end
     c=2 ** (_SUFFIX_BITS - 16),
 )
 
-_ADD = (
-    _POSTING
-    + """
--- KEYS: next, rec, keys, ids, time, try; ARGV: bucket prefix, then for each story its
+_ADD = _POSTING + Template(
+    """
+-- KEYS: next, rec, keys, ids, time, try, meta; ARGV: bucket prefix, then for each story its
 -- id, record, moment and packed folded band keys.
+if redis.call('EXISTS', KEYS[7]) == 0 then
+  return redis.error_reply('ERR $gone')
+end
 local given, fresh = {}, {}
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if last + (#ARGV - 1) / 4 >= 4294967296 then
@@ -134,10 +151,14 @@ end
 redis.call('EXPIRE', KEYS[6], 60)
 return given
 """
-)
+).substitute(gone=_GONE)
 
-_LOOKUP = """
--- KEYS: ids; ARGV: bucket prefix, before ('' for none), then a bucket and a key suffix per key.
+_LOOKUP = Template("""
+-- KEYS: ids, meta; ARGV: bucket prefix, before ('' for none), then a bucket and a key suffix
+-- per key.
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  return redis.error_reply('ERR $gone')
+end
 local before = tonumber(ARGV[2])
 local seqs, seen = {}, {}
 for i = 3, #ARGV, 2 do
@@ -164,7 +185,7 @@ for i = 1, #seqs, 1000 do
   end
 end
 return ids
-"""
+""").substitute(gone=_GONE)
 
 _FORGET = (
     _POSTING
@@ -173,6 +194,19 @@ _FORGET = (
 local function forget(id)
   local entry = redis.call('HGET', KEYS[2], id)
   if not entry then return 0 end
+  -- Deletes first: on a full server the first write of a script may not be one that needs
+  -- memory (SET), and the later ones may.
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  -- A damaged entry (written by something else) still lets its story go; postings it cannot
+  -- name stay behind, pointing to no story, which lookups pass over.
+  if #entry < 4 then return 1 end
+  local seq = struct.unpack('>I4', entry)
+  if redis.call('HGET', KEYS[3], seq) == id then
+    redis.call('HDEL', KEYS[3], seq)
+    redis.call('ZREM', KEYS[4], seq)
+  end
+  if (#entry - 4) % 5 ~= 0 then return 1 end
   local packed = string.sub(entry, 1, 4)
   for j = 5, #entry, 5 do
     local number, wanted = posting(entry, j, packed)
@@ -188,11 +222,6 @@ local function forget(id)
       redis.call('SET', bucket, string.sub(postings, 1, at - 1) .. string.sub(postings, at + 7))
     end
   end
-  local seq = struct.unpack('>I4', entry)
-  redis.call('HDEL', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], seq)
-  redis.call('ZREM', KEYS[4], seq)
   return 1
 end
 """
@@ -220,13 +249,46 @@ for _, seq in ipairs(seqs) do
   local id = redis.call('HGET', KEYS[3], seq)
   if id then
     removed = removed + forget(id)
-  else
-    redis.call('ZREM', KEYS[4], seq)
   end
+  -- Gone with its story; or, in a damaged index, left by none: either way never met again.
+  redis.call('HDEL', KEYS[3], seq)
+  redis.call('ZREM', KEYS[4], seq)
 end
 return {#seqs, removed}
 """
 )
+
+_STATE = """
+-- KEYS: meta, next, rec, keys, ids, time. For each: its type, and its size (HLEN, ZCARD) or,
+-- for a string, its value; at one moment, so that adds going on meanwhile cannot make the
+-- parts seem to disagree.
+local state = {}
+for _, name in ipairs(KEYS) do
+  local kind = redis.call('TYPE', name)['ok']
+  local size = false
+  if kind == 'hash' then
+    size = redis.call('HLEN', name)
+  elseif kind == 'zset' then
+    size = redis.call('ZCARD', name)
+  elseif kind == 'string' then
+    size = redis.call('GET', name)
+  end
+  state[#state + 1] = kind
+  state[#state + 1] = size
+end
+local schema = false
+if state[1] == 'hash' then schema = redis.call('HGET', KEYS[1], 'schema') end
+state[#state + 1] = schema
+return state
+"""
+
+_COUNT = """
+-- KEYS: rec, time. The stories held, and the scores of the oldest and newest, at one moment
+-- (a script, not a MULTI: a full server refuses a MULTI even of reads).
+local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+return {redis.call('HLEN', KEYS[1]), oldest[2] or false, newest[2] or false}
+"""
 
 
 def _chunks(items: Sequence, size: int = _STEP) -> Iterator[Sequence]:
@@ -235,9 +297,11 @@ def _chunks(items: Sequence, size: int = _STEP) -> Iterator[Sequence]:
 
 
 class RedisStorage:
-    """An index on a Redis server; ``retries`` is how often a lost connection is retried."""
+    """An index on a Redis server; ``retries`` is how often a lost connection is retried.
+    With ``create``, an index that does not exist under the prefix is made; without it, only
+    an existing index is opened."""
 
-    def __init__(self, url: str, *, retries: int = RETRIES) -> None:
+    def __init__(self, url: str, *, create: bool = True, retries: int = RETRIES) -> None:
         try:
             parts = urlsplit(url)
             # Names the server in messages; never the password.
@@ -256,6 +320,7 @@ class RedisStorage:
                 f"Redis index prefix {self.prefix!r}: use 1 to 64 letters, digits, '_', '.' or '-'"
             )
         self._retries = retries
+        self._damaged: set[str] = set()
         address = urlunsplit(
             parts._replace(query=urlencode([q for q in query if q[0] != "prefix"]))
         )
@@ -277,7 +342,10 @@ class RedisStorage:
         self._lookup = self._client.register_script(_LOOKUP)
         self._remove = self._client.register_script(_REMOVE)
         self._prune = self._client.register_script(_PRUNE)
-        self._prepare()
+        self._state = self._client.register_script(_STATE)
+        self._count = self._client.register_script(_COUNT)
+        self._check_server()
+        self._prepare(create)
 
     def _check_login(self, address: str, options: dict[str, float]) -> None:
         """Refuse a wrong URL or password, or a server that does not answer, at once: the
@@ -310,32 +378,119 @@ class RedisStorage:
                 f"cannot reach the Redis index at {self.where} (prefix {self.prefix!r}) after "
                 f"{self._retries} retries: {error}"
             ) from None
-        except (redis.RedisError, RecordError) as error:
+        except OutOfMemoryError:
+            raise StorageError(
+                f"Redis at {self.where} is full (maxmemory reached) and stores no more stories: "
+                "make room with `dedupe index prune` or `dedupe index remove`, or give it more "
+                "maxmemory"
+            ) from None
+        except redis.ResponseError as error:
+            if _GONE in str(error):
+                raise self._gone() from None
+            raise StorageError(
+                f"Redis index at {self.where} (prefix {self.prefix!r}): {error}"
+            ) from None
+        except redis.RedisError as error:
             raise StorageError(
                 f"Redis index at {self.where} (prefix {self.prefix!r}): {error}"
             ) from None
 
-    def _prepare(self) -> None:
-        """Mark a new index with the schema version; refuse one of another version, or keys
-        under the prefix that some other program wrote."""
-        foreign = StorageError(
-            f"Redis at {self.where}: the keys under prefix {self.prefix!r} are not a dedupe "
-            "index; choose another prefix"
-        )
+    def _check_server(self) -> None:
+        """Refuse a server that may evict the index; warn when it keeps nothing over a restart.
+
+        An evicting server drops whole keys when it is full: a record hash, the buckets, or
+        the metadata (read only when an index is opened, so the least recently used of all),
+        while ``add`` went on reporting stories as added. So the policy must evict nothing of
+        the index. ``noeviction`` does: a full server refuses writes, which ``add`` reports,
+        and remove and prune still work. Also accepted:
+
+        - the ``volatile-*`` policies, which evict only keys with a time to live: no key of
+          the index has one but the one-minute ``try`` keys, whose loss can at worst make an
+          add retried after a lost reply call its own story held. A full server then refuses
+          writes as with ``noeviction``. (Managed servers often default to ``volatile-lru``.)
+        - any policy while ``maxmemory`` is 0: without a limit nothing is evicted. A warning
+          says that the policy will evict the index the day a limit is set.
+
+        ``CONFIG`` is often disabled on managed servers; ``INFO`` gives the same two settings.
+        When neither answers, the check is skipped with a warning. Persistence: without the
+        append-only file or snapshots a restart empties the server, so that is warned about
+        (not refused: a scratch index may not need it). ``INFO`` tells only whether the
+        append-only file is on, not whether the server snapshots, so without ``CONFIG`` a
+        server without it is not warned about.
+        """
+        settings = self._server_settings()
+        if settings is None:
+            log.warning(
+                "cannot read the settings of Redis at %s (CONFIG and INFO refused): make sure "
+                "its maxmemory-policy is noeviction and that it persists (appendonly yes)",
+                self.where,
+            )
+            return
+        policy, limit, persists = settings
+        if policy.startswith("allkeys-"):
+            if limit:
+                raise StorageError(
+                    f"Redis at {self.where} evicts keys when full (maxmemory-policy {policy}): "
+                    "it would drop stories of the index and the index would not know; run "
+                    "`CONFIG SET maxmemory-policy noeviction` there (and set it in redis.conf)"
+                )
+            log.warning(
+                "Redis at %s has maxmemory-policy %s: nothing is evicted while maxmemory is 0, "
+                "but the index will lose stories once a limit is set; use noeviction",
+                self.where,
+                policy,
+            )
+        if persists is False:
+            log.warning(
+                "Redis at %s persists nothing (appendonly no, no save points): a restart "
+                "empties the index; run `CONFIG SET appendonly yes` there",
+                self.where,
+            )
+
+    def _server_settings(self) -> tuple[str, int, bool | None] | None:
+        """The eviction policy, ``maxmemory``, and whether anything persists (None: unknown);
+        from ``CONFIG``, else ``INFO``; None when the server tells neither."""
         with self._errors():
             try:
-                meta = self._client.hgetall(self._meta)
-                if not meta:
-                    names = (self._next, self._records, self._entries, self._ids, self._times)
-                    if not self._client.exists(*names):
-                        self._client.hsetnx(self._meta, "schema", SCHEMA_VERSION)
-                    # Read again: another process may have made the index meanwhile.
-                    meta = self._client.hgetall(self._meta)
-            except redis.ResponseError:
-                raise foreign from None
-        version = meta.get(b"schema")
+                config = self._client.config_get("maxmemory*")
+                config |= self._client.config_get("appendonly")
+                config |= self._client.config_get("save")
+                persists = config["appendonly"] == "yes" or bool(config["save"].strip())
+                return config["maxmemory-policy"], int(config["maxmemory"]), persists
+            except (redis.ResponseError, KeyError, ValueError):
+                pass
+            try:
+                memory = self._client.info("memory")
+                aof = self._client.info("persistence").get("aof_enabled")
+                return memory["maxmemory_policy"], int(memory["maxmemory"]), (aof == 1) or None
+            except (redis.ResponseError, KeyError, ValueError):
+                return None
+
+    def _prepare(self, create: bool) -> None:
+        """Mark a new index with the schema version (with ``create``); refuse one of another
+        version, keys under the prefix that some other program wrote, or an index whose parts
+        no longer agree because the server lost some of them."""
+        state = self._read_state()
+        if state["meta"] == "none":
+            left = self._remaining()
+            # Read again: another process may have made the index meanwhile.
+            state = self._read_state()
+            if state["meta"] == "none":
+                if left and self._dedupe_shaped(state):
+                    raise self._gone(left)
+                if left:
+                    raise self._foreign()
+                if not create:
+                    raise StorageError(
+                        f"no index at Redis {self.where} under prefix {self.prefix!r} "
+                        "(index add creates one)"
+                    )
+                with self._errors():
+                    self._client.hsetnx(self._meta, "schema", SCHEMA_VERSION)
+                state = self._read_state()
+        version = state["schema"]
         if version is None:
-            raise foreign
+            raise self._foreign()
         if version != str(SCHEMA_VERSION).encode():
             held = version.decode(errors="replace")
             advice = (
@@ -347,6 +502,80 @@ class RedisStorage:
                 f"Redis at {self.where}: prefix {self.prefix!r} holds a dedupe index of schema "
                 f"version {held}; this version of dedupe reads version {SCHEMA_VERSION}{advice}"
             )
+        if not self._dedupe_shaped(state):
+            raise self._foreign()
+        self._check_whole(state)
+
+    def _read_state(self) -> dict[str, object]:
+        """The type and size of each key of the index (see ``_STATE``), by name, and the
+        schema version (None when there is none)."""
+        names = ("meta", "next", "rec", "keys", "ids", "time")
+        keys = [self._meta, self._next, self._records, self._entries, self._ids, self._times]
+        with self._errors():
+            reply = self._state(keys=keys)
+        state: dict[str, object] = {"schema": reply[-1]}
+        for number, name in enumerate(names):
+            state[name] = reply[2 * number].decode()
+            state[f"{name} size"] = reply[2 * number + 1]
+        return state
+
+    @staticmethod
+    def _dedupe_shaped(state: dict[str, object]) -> bool:
+        """Each key of the index that exists has the type the index gives it."""
+        kinds = {"next": "string", "rec": "hash", "keys": "hash", "ids": "hash", "time": "zset"}
+        return all(state[name] in ("none", kind) for name, kind in kinds.items())
+
+    def _check_whole(self, state: dict[str, object]) -> None:
+        """Every story has its record, keys, id and time, written together by one script,
+        and the counter is past them all; an index where these disagree lost keys to an
+        eviction or a flush, and would answer wrongly from then on."""
+        sizes = [int(state[f"{name} size"] or 0) for name in ("rec", "keys", "ids", "time")]
+        last = int(state["next size"] or 0)
+        problem = ""
+        if len(set(sizes)) > 1:
+            problem = "it holds {} records, {} key lists, {} ids and {} times".format(*sizes)
+        elif last < sizes[0]:
+            problem = f"it holds {sizes[0]} stories but its sequence counter is at {last}"
+        elif sizes[0] == 0 and last and self._remaining(beside=("meta", "next")):
+            # Unless a story was added while the keys were being scanned.
+            if self._read_state()["next size"] == state["next size"]:
+                problem = "it holds no story but band-key buckets remain"
+        if problem:
+            raise StorageError(
+                f"Redis at {self.where}: the index under prefix {self.prefix!r} is damaged: "
+                f"{problem}: the server lost data (eviction, or a restart without persistence); "
+                "rebuild it with `dedupe index add` under a new prefix"
+            )
+
+    def _remaining(self, beside: Sequence[str] = ()) -> int:
+        """How many keys under the prefix there are, leaving out the ``try`` keys (which go by
+        themselves) and the named parts ``beside``. Scans the whole database: only for an
+        index that is missing or empty."""
+        skip = {f"{self.prefix}:{name}".encode() for name in beside}
+        tries = f"{self.prefix}:try:".encode()
+        with self._errors():
+            return sum(
+                1
+                for key in self._client.scan_iter(match=f"{self.prefix}:*", count=10_000)
+                if key not in skip and not key.startswith(tries)
+            )
+
+    def _gone(self, left: int | None = None) -> StorageError:
+        """The error for an index whose metadata is gone (``left``: the keys that remain)."""
+        if left is None:
+            left = self._remaining()
+        remain = f" but {left} keys with its prefix remain" if left else ""
+        return StorageError(
+            f"Redis at {self.where}: the metadata of the index under prefix {self.prefix!r} is "
+            f"gone{remain}: the server lost data (eviction, a restart without persistence, or "
+            "a flush); rebuild the index with `dedupe index add` under a new prefix"
+        )
+
+    def _foreign(self) -> StorageError:
+        return StorageError(
+            f"Redis at {self.where}: the keys under prefix {self.prefix!r} are not a dedupe "
+            "index; choose another prefix"
+        )
 
     def add(self, story: Story, keys: Sequence[int]) -> int | None:
         return self.add_many([(story, keys)])[0]
@@ -365,8 +594,8 @@ class RedisStorage:
                     args.extend(fields)
                 # A token per call: a retry of this call, and only that, sees its own adds.
                 attempt = f"{self.prefix}:try:{secrets.token_hex(12)}"
-                keys = [self._next, self._records, self._entries, self._ids, self._times, attempt]
-                given.extend(self._add(keys=keys, args=args))
+                keys = [self._next, self._records, self._entries, self._ids, self._times]
+                given.extend(self._add(keys=[*keys, attempt, self._meta], args=args))
         return given
 
     def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
@@ -376,18 +605,18 @@ class RedisStorage:
         if len(args) == 2:
             return []
         with self._errors():
-            ids = self._lookup(keys=[self._ids], args=args)
+            ids = self._lookup(keys=[self._ids, self._meta], args=args)
         return sorted({story_id.decode("utf-8") for story_id in ids})
 
     def get(self, ids: Sequence[str]) -> list[Story]:
-        unique = list(dict.fromkeys(ids))
-        stories: dict[str, Story] = {}
+        unique = storable_ids(ids)
+        records: list[tuple[str, bytes]] = []
         with self._errors():
             for chunk in _chunks(unique, 1000):
                 blobs = self._client.hmget(self._records, chunk)
-                for story_id, blob in zip(chunk, blobs, strict=True):
-                    if blob is not None:
-                        stories[story_id] = decode_record(story_id, blob)
+                records.extend((i, b) for i, b in zip(chunk, blobs, strict=True) if b is not None)
+        index = f"{self.where} (prefix {self.prefix!r})"
+        stories = readable(records, index, self._damaged)
         return [stories[story_id] for story_id in ids if story_id in stories]
 
     def remove(self, ids: Sequence[str]) -> int:
@@ -395,7 +624,7 @@ class RedisStorage:
         with self._errors():
             return sum(
                 self._remove(keys=keys, args=[self._buckets, *chunk])
-                for chunk in _chunks(list(dict.fromkeys(ids)))
+                for chunk in _chunks(storable_ids(ids))
             )
 
     def prune(self, before: datetime) -> int:
@@ -416,11 +645,7 @@ class RedisStorage:
         names = [self._meta, self._next, self._records, self._entries, self._ids, self._times]
         sampled = range(0, 2 ** (KEY_BITS - _SUFFIX_BITS), _BUCKET_SAMPLE)
         with self._errors():
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.hlen(self._records)
-                pipe.zrange(self._times, 0, 0, withscores=True)
-                pipe.zrange(self._times, -1, -1, withscores=True)
-                count, oldest, newest = pipe.execute()
+            count, oldest, newest = self._count(keys=[self._records, self._times])
             with self._client.pipeline(transaction=False) as pipe:
                 for name in names:
                     pipe.memory_usage(name, samples=1000)
@@ -429,8 +654,8 @@ class RedisStorage:
                 used = [size or 0 for size in pipe.execute()]
         return IndexStats(
             stories=count,
-            oldest=iso(int(oldest[0][1])) if oldest else None,
-            newest=iso(int(newest[0][1])) if newest else None,
+            oldest=iso(int(float(oldest))) if oldest else None,
+            newest=iso(int(float(newest))) if newest else None,
             bytes=sum(used[: len(names)]) + sum(used[len(names) :]) * _BUCKET_SAMPLE,
         )
 
@@ -438,7 +663,7 @@ class RedisStorage:
         self._client.close()
 
     def __contains__(self, story_id: object) -> bool:
-        if not isinstance(story_id, str):
+        if not storable_ids([story_id]):
             return False
         with self._errors():
             return bool(self._client.hexists(self._records, story_id))

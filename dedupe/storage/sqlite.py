@@ -25,8 +25,10 @@ the uncommitted WAL frames are ignored on the next open.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,13 +36,14 @@ from pathlib import Path
 
 from dedupe.storage import IndexStats, StorageError
 from dedupe.storage.codec import (
-    RecordError,
-    decode_record,
+    KEY_BYTES,
     encode_record,
     folded_keys,
     iso,
     micros,
     pack_keys,
+    readable,
+    storable_ids,
     story_time,
     unpack_keys,
 )
@@ -90,13 +93,14 @@ def _marks(count: int) -> str:
 
 
 class SqliteStorage:
-    """An index in one SQLite file, created if missing; its folder must exist.
+    """An index in one SQLite file; its folder must exist. With ``create``, a missing (or
+    zero-byte) file is made into a new index; without it, only an existing index is opened.
 
     Each thread (and each process after a fork) gets its own connection: a SQLite connection
     must not be shared across a fork, and separate connections let threads read in parallel.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path.resolve()
         self._wal = self.path.with_name(self.path.name + "-wal")
         if not self.path.parent.is_dir():
@@ -105,10 +109,17 @@ class SqliteStorage:
             )
         if self.path.is_dir():
             raise StorageError(f"cannot open index {path}: it is a folder")
+        if not create and not self.path.exists():
+            raise StorageError(f"no index at {path} (index add creates one)")
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._connections: dict[threading.Thread, sqlite3.Connection] = {}
-        self._prepare(self._connection())
+        self._damaged: set[str] = set()
+        # SQLite may make the file only while the index is being created: a connection opened
+        # later (another thread's) must not make an empty file where the index was deleted.
+        self._mode = "rwc" if create else "rw"
+        self._prepare(self._connection(), path, create)
+        self._mode = "rw"
 
     # --- connections and transactions -------------------------------------------------------
 
@@ -125,7 +136,8 @@ class SqliteStorage:
                     self._connections.pop(ended).close()
                 with self._errors():
                     connection = sqlite3.connect(
-                        self.path,
+                        f"{self.path.as_uri()}?mode={self._mode}",
+                        uri=True,
                         timeout=BUSY_TIMEOUT,
                         isolation_level=None,
                         check_same_thread=False,
@@ -149,8 +161,6 @@ class SqliteStorage:
             else:
                 message = f"SQLite index {self.path}: {error}"
             raise StorageError(message) from error
-        except RecordError as error:
-            raise StorageError(f"SQLite index {self.path}: {error}") from error
 
     @contextmanager
     def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -185,42 +195,76 @@ class SqliteStorage:
         except (OSError, sqlite3.OperationalError):
             pass
 
-    def _prepare(self, connection: sqlite3.Connection) -> None:
+    def _prepare(self, connection: sqlite3.Connection, given: Path, create: bool) -> None:
         """Create the schema in a new file; refuse a file that is not a dedupe index of this
-        version rather than write into another application's database."""
+        version rather than write into another application's database.
+
+        Many processes may open a new file at once. SQLite answers some of the steps that
+        involve another connection's lock ("database is locked") at once instead of waiting
+        the busy timeout, notably the switch to WAL; every step can be taken again, so they
+        are retried until ``BUSY_TIMEOUT``.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        pause = 0.005
         with self._errors():
-            if self._is_empty(connection):
-                # Set before any table exists, and only on a file known to be ours.
-                connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-                connection.execute("PRAGMA journal_mode = WAL")
-                with self._transaction() as writing:
-                    # Another process may have created it since the first look.
-                    if self._is_empty(writing):
-                        for statement in _SCHEMA:
-                            writing.execute(statement)
-            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if application_id != APPLICATION_ID:
-                raise StorageError(
-                    f"{self.path} is a SQLite database of another application, not a dedupe index"
-                )
-            if version != SCHEMA_VERSION:
-                advice = (
-                    ": rebuild it with `dedupe index add` into a new file"
-                    if version < SCHEMA_VERSION
-                    else ""
-                )
-                raise StorageError(
-                    f"{self.path} is a dedupe index of schema version {version}; this version "
-                    f"of dedupe reads version {SCHEMA_VERSION}{advice}"
-                )
+            while True:
+                try:
+                    self._prepare_once(connection, given, create)
+                    return
+                except sqlite3.OperationalError as error:
+                    busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                    if not busy or time.monotonic() + pause > deadline:
+                        raise
+                time.sleep(pause * random.uniform(0.5, 1.5))
+                pause = min(2 * pause, 0.2)
+
+    def _prepare_once(self, connection: sqlite3.Connection, given: Path, create: bool) -> None:
+        # Only a file without a single page is new: a database that some other program made,
+        # if only by setting its user_version, is not ours to write into, tables or not.
+        if connection.execute("PRAGMA page_count").fetchone()[0] == 0:
+            if not create:
+                raise StorageError(f"{given} is empty, not an index (index add creates one)")
+            # Takes effect when the first table is made, and writes nothing by itself.
+            connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            # The schema and its marks in one transaction: no other opener ever sees a file
+            # that is half made. WAL comes after, as it writes the header on its own.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                if self._is_blank(connection):  # another opener may have made it meanwhile
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if application_id != APPLICATION_ID:
+            raise StorageError(
+                f"{self.path} is a SQLite database of another application, not a dedupe index"
+            )
+        if version != SCHEMA_VERSION:
+            advice = (
+                ": rebuild it with `dedupe index add` into a new file"
+                if version < SCHEMA_VERSION
+                else ""
+            )
+            raise StorageError(
+                f"{self.path} is a dedupe index of schema version {version}; this version "
+                f"of dedupe reads version {SCHEMA_VERSION}{advice}"
+            )
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
 
     @staticmethod
-    def _is_empty(connection: sqlite3.Connection) -> bool:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        return application_id == 0 and tables == 0
+    def _is_blank(connection: sqlite3.Connection) -> bool:
+        """Nothing written yet: no table, no application id, no version."""
+        marks = connection.execute(
+            "SELECT count(*), (SELECT * FROM pragma_application_id), "
+            "(SELECT * FROM pragma_user_version) FROM sqlite_master"
+        ).fetchone()
+        return marks == (0, 0, 0)
 
     # --- the protocol -----------------------------------------------------------------------
 
@@ -278,20 +322,20 @@ class SqliteStorage:
         records: dict[str, bytes] = {}
         connection = self._connection()
         with self._errors():
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in _chunks(storable_ids(ids)):
                 records.update(
                     connection.execute(
                         f"SELECT id, record FROM stories WHERE id IN ({_marks(len(chunk))})",
                         chunk,
                     ).fetchall()
                 )
-            stories = {i: decode_record(i, blob) for i, blob in records.items()}
+        stories = readable(records.items(), str(self.path), self._damaged)
         return [stories[story_id] for story_id in ids if story_id in stories]
 
     def remove(self, ids: Sequence[str]) -> int:
         removed = 0
         with self._transaction() as connection:
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in _chunks(storable_ids(ids)):
                 held = connection.execute(
                     f"SELECT seq, keys FROM stories WHERE id IN ({_marks(len(chunk))})", chunk
                 ).fetchall()
@@ -312,7 +356,14 @@ class SqliteStorage:
 
     @staticmethod
     def _forget(connection: sqlite3.Connection, held: list[tuple[int, bytes]]) -> int:
-        postings = sorted((key, seq) for seq, packed in held for key in unpack_keys(packed))
+        # A key list that is not one (written by something else) still lets its story go; its
+        # postings stay behind, pointing to no story, which lookups pass over.
+        postings = sorted(
+            (key, seq)
+            for seq, packed in held
+            if isinstance(packed, bytes) and len(packed) % KEY_BYTES == 0
+            for key in unpack_keys(packed)
+        )
         connection.executemany("DELETE FROM keys WHERE key = ? AND seq = ?", postings)
         connection.executemany("DELETE FROM stories WHERE seq = ?", [(seq,) for seq, _ in held])
         return len(held)
@@ -341,7 +392,7 @@ class SqliteStorage:
                 connection.close()
 
     def __contains__(self, story_id: object) -> bool:
-        if not isinstance(story_id, str):
+        if not storable_ids([story_id]):
             return False
         connection = self._connection()
         with self._errors():
