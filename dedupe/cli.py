@@ -307,8 +307,9 @@ def scan(
         OnError, typer.Option("--on-error", help="Skip bad records (counted on stderr) or stop.")
     ] = OnError.skip,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 = one per core.")
-    ] = 1,
+        int,
+        typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 = one per core, 1 = none."),
+    ] = 0,
     engine: Annotated[
         Engine, typer.Option("--engine", help="Run here, or on Spark (pip install dedupe[spark]).")
     ] = Engine.local,
@@ -328,7 +329,7 @@ def scan(
         with reading(inputs, input_format, on_error) as stories:
             report = scan_stories(stories, master=master, settings=settings, topics=topics)
     else:
-        detector = Detector(settings=settings, jobs=jobs or os.cpu_count() or 1)
+        detector = Detector(settings=settings, jobs=jobs or None)
         with (
             reading(inputs, input_format, on_error) as stories,
             progress_bar("scanning") as advance,

@@ -7,8 +7,10 @@ against an index of what was published.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import sys
@@ -104,7 +106,8 @@ class Detector:
         index: where published stories are kept for ``check`` and ``add``; None keeps them in
             memory. Opened on first use, so making a Detector costs nothing.
         settings: the tunables; the defaults are the benchmarked ones.
-        jobs: processes that fingerprint in parallel during ``scan``; 1 stays in this process.
+        jobs: processes that fingerprint in parallel during ``scan``; None (the default) uses
+            one per core, 1 stays in this process. A corpus of one batch stays in this process.
         create_index: make the index on first use if it does not exist yet, as a crawler that
             adds wants; False opens only an existing index, so that a mistyped path or prefix
             is refused (``StorageError``) rather than taken for an empty archive.
@@ -119,7 +122,7 @@ class Detector:
         self,
         index: str | None = None,
         settings: Settings | None = None,
-        jobs: int = 1,
+        jobs: int | None = None,
         *,
         create_index: bool = True,
     ) -> None:
@@ -309,19 +312,24 @@ class Detector:
     ) -> Iterator[tuple[list[Fingerprint], np.ndarray]]:
         """Fingerprint batches, in parallel when ``jobs`` > 1, in order, with at most two batches
         per worker in flight so that reading never runs far ahead of fingerprinting."""
-        if self.jobs <= 1:
-            for batch in batches:
+        jobs = self.jobs or os.cpu_count() or 1
+        first = next(batches, None)
+        second = next(batches, None) if jobs > 1 else None
+        if second is None:
+            # One batch (a draft, a small feed): starting workers would cost more than it saves.
+            for batch in itertools.chain([first] if first else [], batches):
                 yield fingerprint_batch((batch, self.settings))
             return
+        batches = itertools.chain([first, second], batches)
         # Workers ignore Ctrl-C and leave it to this process, which ends the pool on the way out:
         # a terminal sends SIGINT to every process of the job, and each worker printed a traceback.
         ignore_interrupts = (signal.SIGINT, signal.SIG_IGN)
         context = multiprocessing.get_context()
-        with context.Pool(self.jobs, signal.signal, ignore_interrupts) as pool:
+        with context.Pool(jobs, signal.signal, ignore_interrupts) as pool:
             pending: deque = deque()
             for batch in batches:
                 pending.append(pool.apply_async(fingerprint_batch, ((batch, self.settings),)))
-                if len(pending) >= 2 * self.jobs:
+                if len(pending) >= 2 * jobs:
                     yield pending.popleft().get()
             while pending:
                 yield pending.popleft().get()

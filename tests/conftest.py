@@ -1,5 +1,6 @@
 """Stories written for the tests: real-looking news text, no shared data needed."""
 
+import random
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,29 @@ def edited(story: Story, new_id: str, replacements: dict[str, str], **fields) ->
 @pytest.fixture
 def seed_path() -> Path:
     return SEED
+
+
+SYLLABLES = ["ka", "lo", "mi", "ren", "tso", "va", "dri", "pel", "su", "nor", "qua", "bex"]
+# A vocabulary of 1,700 words: unrelated generated stories share few shingles, as real ones do.
+WORDS = sorted({a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES})
+NAMES = ["Mirela Kostic", "Anton Berisha", "Valdora", "Nordline", "Teodor Ilic", "Sava Marin"]
+
+
+def sentence(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(8, 16))
+    words.insert(rng.randint(1, len(words)), rng.choice(NAMES))
+    words.insert(rng.randint(1, len(words)), str(rng.randint(10, 9999)))
+    return " ".join(words).capitalize() + "."
+
+
+def articles(count: int, seed: int) -> list[Story]:
+    rng = random.Random(seed)
+    return [
+        Story(
+            id=f"a{n}",
+            title=" ".join(rng.choices(WORDS, k=6)).capitalize(),
+            body=" ".join(sentence(rng) for _ in range(rng.randint(6, 14))),
+            published=f"2025-03-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z",
+        )
+        for n in range(count)
+    ]

@@ -2,7 +2,7 @@ import json
 import threading
 
 from dedupe import Detector, Story
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, articles, edited
 
 
 def test_scan_groups_copies_and_names_the_original():
@@ -138,3 +138,13 @@ def test_copies_are_found_in_other_scripts():
     assert sorted(sorted(m.id for m in g.members) for g in report.groups) == [
         ["ru", "ru-copy"], ["zh", "zh-copy"],
     ]
+
+
+def test_every_core_by_default_gives_the_report_of_one_process():
+    stories = articles(2600, seed=3)
+    stories += [edited(s, f"{s.id}-copy", {}, title=s.title + " (update)") for s in stories[:300]]
+    parallel = Detector(jobs=2).scan(stories, topics=False)
+    alone = Detector(jobs=1).scan(stories, topics=False)
+    assert Detector().jobs is None  # resolved to one process per core when scanning
+    assert parallel.to_dict() == alone.to_dict()
+    assert len(parallel.groups) >= 300

@@ -5,7 +5,6 @@ Needs pyspark and a Java runtime: without them these tests skip, or fail when CI
 
 import json
 import os
-import random
 import shutil
 import sys
 from dataclasses import replace
@@ -15,12 +14,7 @@ import pytest
 from benchmarks.variants import make_syndication_set
 from dedupe import Detector, Story
 from dedupe.ingest import read
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, SEED, edited
-
-SYLLABLES = ["ka", "lo", "mi", "ren", "tso", "va", "dri", "pel", "su", "nor", "qua", "bex"]
-# A vocabulary of 1,700 words: unrelated generated stories share few shingles, as real ones do.
-WORDS = sorted({a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES})
-NAMES = ["Mirela Kostic", "Anton Berisha", "Valdora", "Nordline", "Teodor Ilic", "Sava Marin"]
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, SEED, articles, edited
 
 
 def missing() -> str | None:
@@ -68,26 +62,6 @@ def same_as_local(stories: list[Story], topics: bool = True) -> None:
 
 def lines(report: dict) -> list[str]:
     return json.dumps(report, indent=1).splitlines()
-
-
-def sentence(rng: random.Random) -> str:
-    words = rng.choices(WORDS, k=rng.randint(8, 16))
-    words.insert(rng.randint(1, len(words)), rng.choice(NAMES))
-    words.insert(rng.randint(1, len(words)), str(rng.randint(10, 9999)))
-    return " ".join(words).capitalize() + "."
-
-
-def articles(count: int, seed: int) -> list[Story]:
-    rng = random.Random(seed)
-    return [
-        Story(
-            id=f"a{n}",
-            title=" ".join(rng.choices(WORDS, k=6)).capitalize(),
-            body=" ".join(sentence(rng) for _ in range(rng.randint(6, 14))),
-            published=f"2025-03-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z",
-        )
-        for n in range(count)
-    ]
 
 
 def test_the_seed_page_gives_the_local_report(spark):
