@@ -77,6 +77,7 @@ class Story:
     distinct stories, not one story read twice.
 
     Raises:
+        TypeError: a text field holds something else (a number as a title).
         ValueError: ``published`` is not a date.
     """
 
@@ -92,6 +93,14 @@ class Story:
     id_from_content: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        for name in ("id", "title", "body"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be text, not {type(getattr(self, name)).__name__}")
+        for name in ("url", "source", "language"):
+            if not isinstance(getattr(self, name), str | None):
+                raise TypeError(
+                    f"{name} must be text or None, not {type(getattr(self, name)).__name__}"
+                )
         object.__setattr__(self, "published", published_text(self.published))
         if not self.id:
             object.__setattr__(self, "id", story_id_for(self.url, self.title, self.body))

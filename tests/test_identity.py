@@ -147,3 +147,9 @@ def test_verdicts_and_reports_serialize_in_one_call():
 def test_the_package_says_its_version_and_ships_its_types():
     assert dedupe.__version__[0].isdigit()
     assert Path(dedupe.__file__).with_name("py.typed").exists()
+
+
+@pytest.mark.parametrize("field", ["id", "title", "body", "url", "source", "language"])
+def test_a_field_that_is_not_text_is_refused(field):
+    with pytest.raises(TypeError, match=f"{field} must be text"):
+        Story(**{"title": "t", "body": "b", field: 12})

@@ -550,15 +550,13 @@ POISON = Story(id="s\udc80", title="Lone surrogate", body="Its id cannot be writ
     [
         (POISON, r"its id is not valid Unicode \(a lone surrogate, '\\udc80', at 1\)"),
         (Story(id="t", title="A\ud800", body="x"), "its title is not valid Unicode"),
-        (Story(id="n", title=5, body="x"), "its title is a number, not text"),
-        (Story(id="u", body="x", url=["a"]), "its url is a list, not text"),
         (Story(id="e", body="x", extra={"k": "\udcff"}), "its extra fields hold text that is not"),
         (
             Story(id="j", body="x", extra={"k": {1, 2}}),
             "its extra fields cannot be written as JSON",
         ),
     ],
-    ids=["id", "title", "title-type", "url-type", "extra", "extra-json"],
+    ids=["id", "title", "extra", "extra-json"],
 )
 def test_a_story_that_cannot_be_stored_refuses_the_call_naming_it(storage, bad, problem):
     with pytest.raises(
