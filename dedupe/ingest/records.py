@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.utils
+import json
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +106,20 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def json_problem(error: ValueError | RecursionError) -> str:
+    """What is wrong with a JSON text the decoder refused, for messages.
+
+    Besides syntax errors, hostile records make the decoder raise RecursionError (nesting deeper
+    than Python's recursion limit) and a plain ValueError (an integer of more digits than Python
+    converts, 4,300 by default).
+    """
+    if isinstance(error, json.JSONDecodeError):
+        return f"invalid JSON: {error.msg}"
+    if isinstance(error, RecursionError):
+        return "JSON nested too deeply"
+    return f"a JSON number of more than {sys.get_int_max_str_digits():,} digits"
 
 
 def _identifier(value: Any) -> str:
