@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dedupe.ingest import InputError, read
+from dedupe.ingest import source as ingest_source
 from dedupe.story import Story
 
 # Deeper than Python's recursion limit, so that a recursive decoder cannot read it.
@@ -68,3 +69,105 @@ def test_a_deeply_nested_first_line_does_not_break_sniffing(tmp_path: Path) -> N
     stories, errors = read_all(path)
     assert [s.title for s in stories] == ["after"]
     assert messages(errors) == [(1, "JSON nested too deeply")]
+
+
+@pytest.mark.parametrize(
+    ("element", "message"),
+    [
+        (DEEP, "JSON nested too deeply"),
+        ('{"title": "long", "id": ' + LONG_NUMBER + "}", "a JSON number of more than 4,300 digits"),
+    ],
+    ids=["deep-array", "long-number"],
+)
+def test_json_the_decoder_gives_up_on_costs_one_array_element(
+    tmp_path: Path, element: str, message: str
+) -> None:
+    path = write(
+        tmp_path / "export.json",
+        f'[\n  {{"title": "before"}},\n  {element},\n  {{"title": "after"}}\n]\n',
+    )
+    stories, errors = read_all(path)
+    assert [s.title for s in stories] == ["before", "after"]
+    assert messages(errors) == [(3, message)]
+
+
+# --- JSON documents: a bad element costs itself alone -----------------------------------------
+
+
+def pretty_array(elements: list[str]) -> str:
+    """A JSON array as ``json.dump(..., indent=2)`` writes it, from elements already written."""
+    return "[\n" + ",\n".join("  " + e.replace("\n", "\n  ") for e in elements) + "\n]\n"
+
+
+def numbered_elements(count: int) -> list[str]:
+    return [json.dumps({"title": f"story {n}", "body": "text"}, indent=2) for n in range(count)]
+
+
+def test_a_damaged_line_costs_only_its_element(tmp_path: Path) -> None:
+    # Well past the head the encoding is told from, and within a chunk of elements read at once.
+    elements = numbered_elements(3000)
+    elements[2000] = elements[2000].replace('"text"', '"caf\udce9"')
+    path = write(
+        tmp_path / "export.json", pretty_array(elements).encode("utf-8", "surrogateescape")
+    )
+    stories, errors = read_all(path)
+    assert [s.title for s in stories] == [f"story {n}" for n in range(3000) if n != 2000]
+    assert [(e.line, e.message) for e in errors] == [
+        (2 + 4 * 2000 + 2, "invalid UTF-8 (byte 0xe9 at column 17)")
+    ]
+
+
+def test_a_damaged_line_costs_only_the_element_holding_the_bad_bytes(tmp_path: Path) -> None:
+    elements = numbered_elements(2000)
+    elements.append('{"title": "same line 1"}, {"title": "caf\udce9"}, {"title": "same line 2"}')
+    elements.append('{"title": "last"}')
+    path = write(
+        tmp_path / "export.json", pretty_array(elements).encode("utf-8", "surrogateescape")
+    )
+    stories, errors = read_all(path)
+    assert [s.title for s in stories][-3:] == ["same line 1", "same line 2", "last"]
+    assert len(stories) == 2003
+    assert [(e.line, e.message) for e in errors] == [
+        (2 + 4 * 2000, "invalid UTF-8 (byte 0xe9 at column 43)")
+    ]
+
+
+def test_an_overlong_line_costs_only_its_element(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(ingest_source, "MAX_LINE_BYTES", 1024)
+    elements = [
+        '{"title": "before"}',
+        '{\n  "title": "big",\n  "body": "' + "x" * 5000 + '"\n}',
+        '{"title": "after"}',
+    ]
+    stories, errors = read_all(write(tmp_path / "export.json", pretty_array(elements)))
+    assert [s.title for s in stories] == ["before", "after"]
+    assert messages(errors) == [(5, "line is longer than 1,024 bytes")]
+
+
+def test_reading_resumes_after_invalid_json_at_the_next_element(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "export.json",
+        '[\n  {\n    "title": "one"\n  },\n  {\n    "title": "two" "x"\n  },\n'
+        '  {\n    "title": "three",\n    "nested": {\n      "a": 1\n    }\n  }\n]\n',
+    )
+    stories, errors = read_all(path)
+    assert [s.title for s in stories] == ["one", "three"]
+    assert messages(errors) == [(6, "invalid JSON: Expecting ',' delimiter")]
+
+
+def test_reading_resumes_after_invalid_json_in_a_stream_of_objects(tmp_path: Path) -> None:
+    # As jq prints the elements of an array, one pretty-printed object after another.
+    path = write(
+        tmp_path / "stream.json",
+        '{\n  "title": "one"\n}\n{\n  "title": \n}\n{\n  "title": "three"\n}\n',
+    )
+    stories, errors = read_all(path)
+    assert [s.title for s in stories] == ["one", "three"]
+    assert messages(errors) == [(6, "invalid JSON: Expecting value")]
+
+
+def test_a_missing_comma_loses_no_story(tmp_path: Path) -> None:
+    path = write(tmp_path / "export.json", '[\n  {"title": "one"}\n  {"title": "two"}\n]\n')
+    stories, errors = read_all(path)
+    assert [s.title for s in stories] == ["one", "two"]
+    assert messages(errors) == [(3, "invalid JSON: Expecting ',' delimiter")]

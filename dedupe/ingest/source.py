@@ -31,6 +31,9 @@ class Line(NamedTuple):
     number: int
     text: str
     problem: str | None = None
+    column: int | None = None
+    """The 1-based column of ``text`` where the problem is, when it is at one place: a document
+    holding several records on a line loses only the record with the bad bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,7 @@ def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[Line]:
         except UnicodeDecodeError as err:
             column = len(raw[: err.start].decode(line_encoding, "replace")) + 1
             problem = f"invalid {label} (byte 0x{raw[err.start]:02x} at column {column})"
-            yield Line(number, raw.decode(line_encoding, "replace"), problem)
+            yield Line(number, raw.decode(line_encoding, "replace"), problem, column)
             continue
         yield Line(number, text)
 
