@@ -34,6 +34,14 @@ def jsonl(*records: object) -> str:
     return "".join(json.dumps(record) + "\n" for record in records)
 
 
+def rss(*items: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+        + "".join(f"<item>{item}</item>" for item in items)
+        + "</channel></rss>"
+    )
+
+
 def messages(errors: list[InputError]) -> list[tuple[int | None, str]]:
     return [(error.line, error.message) for error in errors]
 
@@ -171,3 +179,44 @@ def test_a_missing_comma_loses_no_story(tmp_path: Path) -> None:
     stories, errors = read_all(path)
     assert [s.title for s in stories] == ["one", "two"]
     assert messages(errors) == [(3, "invalid JSON: Expecting ',' delimiter")]
+
+
+# --- dates at the edges of the calendar -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01T00:00:00+01:00",
+        "Fri, 31 Dec 9999 23:59:59 -0100",
+        "Fri, 31 Dec 2025 99999999999999999999:59:59 +0000",
+    ],
+)
+def test_a_date_outside_the_calendar_is_a_bad_record(tmp_path: Path, published: str) -> None:
+    path = write(
+        tmp_path / "a.jsonl",
+        jsonl(
+            {"title": "edge", "published": published},
+            {"title": "after", "published": "9999-12-31T23:59:59Z"},
+        ),
+    )
+    stories, errors = read_all(path)
+    assert [(s.title, s.published) for s in stories] == [("after", "9999-12-31T23:59:59Z")]
+    assert messages(errors) == [(1, f"published is outside the calendar: {published!r}")]
+
+
+@pytest.mark.parametrize("published", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_feed_date_outside_the_calendar_is_a_bad_entry(tmp_path: Path, published: str) -> None:
+    path = write(
+        tmp_path / "feed.xml",
+        rss(
+            f"<title>edge</title><pubDate>{published}</pubDate>",
+            "<title>after</title><pubDate>Fri, 31 Dec 9999 23:00:00 +0000</pubDate>",
+        ),
+    )
+    stories, errors = read_all(path)
+    assert [(s.title, s.published) for s in stories] == [("after", "9999-12-31T23:00:00Z")]
+    assert [str(e) for e in errors] == [
+        f"{path}: entry 1: published is outside the calendar: {published!r}"
+    ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -53,7 +53,10 @@ def _entry_story(
         body_detail = entry.get("summary_detail")
         body = _plain_text(entry.get("summary"), body_detail)
     language = (body_detail or {}).get("language") or feed_language
-    when = entry.get("published_parsed") or entry.get("updated_parsed")
+    try:
+        published = _published(entry)
+    except ValueError as err:
+        return InputError(source, None, str(err))
     return build_story(
         source,
         None,
@@ -62,10 +65,23 @@ def _entry_story(
         id=entry.get("id") or "",
         url=entry.get("link") or None,
         publisher=publisher,
-        # feedparser gives these dates as UTC time tuples.
-        published=time.strftime("%Y-%m-%dT%H:%M:%SZ", when) if when else None,
+        published=published,
         language=language or None,
     )
+
+
+def _published(entry: Any) -> str | None:
+    """The entry's date, ISO 8601 in UTC; ValueError if it falls outside the calendar."""
+    field = next((name for name in ("published", "updated") if entry.get(f"{name}_parsed")), None)
+    if field is None:
+        return None
+    try:
+        # feedparser gives these dates as UTC time tuples, whose year may be 0 or 10000 once
+        # moved to UTC ("9999-12-31T23:59:59-01:00").
+        moment = datetime(*entry[f"{field}_parsed"][:6], tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"published is outside the calendar: {entry.get(field)!r}") from None
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _plain_text(value: str | None, detail: Any) -> str:
