@@ -46,6 +46,11 @@ def messages(errors: list[InputError]) -> list[tuple[int | None, str]]:
     return [(error.line, error.message) for error in errors]
 
 
+def output_of(stories: list[Story]) -> bytes:
+    """The stories as the report writes them: UTF-8 JSON that keeps characters as they are."""
+    return json.dumps([s.to_dict() for s in stories], ensure_ascii=False).encode("utf-8")
+
+
 # --- JSON the decoder gives up on -------------------------------------------------------------
 
 
@@ -220,3 +225,58 @@ def test_a_feed_date_outside_the_calendar_is_a_bad_entry(tmp_path: Path, publish
     assert [str(e) for e in errors] == [
         f"{path}: entry 1: published is outside the calendar: {published!r}"
     ]
+
+
+# --- lone surrogates --------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_in_an_id_or_url_refuses_the_record(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.jsonl",
+        '{"id": "s\\udc80", "title": "bad id"}\n'
+        '{"title": "bad url", "url": "https://example.com/\\ud800"}\n'
+        '{"id": "fine", "title": "after"}\n',
+    )
+    stories, errors = read_all(path)
+    assert [s.id for s in stories] == ["fine"]
+    assert messages(errors) == [
+        (1, "id holds an invalid character (lone surrogate U+DC80)"),
+        (2, "url holds an invalid character (lone surrogate U+D800)"),
+    ]
+
+
+def test_a_lone_surrogate_in_text_becomes_a_replacement_character(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.jsonl",
+        '{"id": "a", "title": "t\\udc80", "body": "b\\ud800", "source": "s\\udfff", '
+        '"language": "e\\udc00", "tags": ["x\\udc80", {"k\\udc80": "v\\udc80"}], "n\\ud800": 1}\n'
+        # A surrogate pair is one character, not two lone ones.
+        '{"id": "b", "title": "smile \\ud83d\\ude00"}\n',
+    )
+    stories, errors = read_all(path)
+    assert errors == []
+    first, second = stories
+    assert (first.title, first.body, first.source, first.language) == (
+        "t\ufffd",
+        "b\ufffd",
+        "s\ufffd",
+        "e\ufffd",
+    )
+    assert first.extra == {"tags": ["x\ufffd", {"k\ufffd": "v\ufffd"}], "n\ufffd": 1}
+    assert second.title == "smile \U0001f600"
+    assert json.loads(output_of(stories))[0]["tags"] == ["x\ufffd", {"k\ufffd": "v\ufffd"}]
+
+
+def test_an_unknown_field_nested_too_deeply_for_the_report_is_refused(tmp_path: Path) -> None:
+    # The decoder reads 900 levels; the encoder that writes the report, deeper in the stack, not.
+    nested = "[" * 900 + "]" * 900
+    path = write(
+        tmp_path / "a.jsonl",
+        '{"title": "deep", "tags": '
+        + nested
+        + "}\n"
+        + jsonl({"title": "after", "tags": [[["ok"]]]}),
+    )
+    stories, errors = read_all(path)
+    assert [(s.title, s.extra) for s in stories] == [("after", {"tags": [[["ok"]]]})]
+    assert messages(errors) == [(1, "field 'tags' is nested more than 100 levels deep")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -19,6 +20,13 @@ MAX_BODY_CHARS = 2_000_000
 BODY_ALIASES = ("text", "content")
 STORY_COLUMNS = frozenset({"title", "body", *BODY_ALIASES})
 _OPTIONAL_FIELDS = ("url", "source", "published", "language")
+# An unknown field nested deeper is refused: Python's JSON encoder recurses, so a value nested
+# near the interpreter's recursion limit (1,000), which the decoder still reads, fails the report
+# or the index later. Real records nest a few levels.
+MAX_FIELD_DEPTH = 100
+# A JSON escape ("\udc80") spells a lone surrogate, which no encoder writes: the index and the
+# report would fail on the story later.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def origin(source: str, line: int | None) -> str:
@@ -44,27 +52,60 @@ def build_story(
     ``source`` is the input the story was read from; the story's own ``source`` (its publisher) is
     ``publisher`` here, so that the two are not confused.
     """
-    title = title.strip()
-    body = body.strip()[:MAX_BODY_CHARS]
+    title = _clean_text(title.strip())
+    body = _clean_text(body.strip()[:MAX_BODY_CHARS])
     if not title and not body:
         return InputError(source, line, "empty story: no title and no body")
+    try:
+        # Identity must be exact: a replaced character could make two stories one.
+        _check_identity(id, "id")
+        _check_identity(url, "url")
+        fields = {
+            _clean_text(name): _clean_field(value, name) for name, value in (extra or {}).items()
+        }
+    except ValueError as err:
+        return InputError(source, line, str(err))
     return Story(
         id=id,
         title=title,
         body=body,
         url=url,
-        source=publisher,
+        source=publisher and _clean_text(publisher),
         published=published,
-        language=language,
-        extra=extra or {},
+        language=language and _clean_text(language),
+        extra=fields,
         origin=origin(source, line),
     )
+
+
+def _check_identity(value: str | None, name: str) -> None:
+    if value and (found := _SURROGATE.search(value)):
+        character = f"lone surrogate U+{ord(found.group()):04X}"
+        raise ValueError(f"{name} holds an invalid character ({character})")
+
+
+def _clean_text(value: str) -> str:
+    """``value`` with any lone surrogate as U+FFFD, the character for what cannot be read."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def _clean_field(value: Any, name: str, depth: int = 0) -> Any:
+    """An unknown field's value, its text cleaned as ``_clean_text`` does, keys included."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if not isinstance(value, list | dict):
+        return value
+    if depth == MAX_FIELD_DEPTH:
+        raise ValueError(f"field {name!r} is nested more than {MAX_FIELD_DEPTH} levels deep")
+    if isinstance(value, list):
+        return [_clean_field(item, name, depth + 1) for item in value]
+    return {_clean_text(key): _clean_field(item, name, depth + 1) for key, item in value.items()}
 
 
 def story_from_record(
     record: Mapping[str, Any], source: str, line: int | None
 ) -> Story | InputError:
-    """A story from a JSON object or CSV row; unknown fields are kept in ``extra`` untouched."""
+    """A story from a JSON object or CSV row; unknown fields are kept in ``extra``."""
     fields = dict(record)
     try:
         story_id = _identifier(fields.pop("id", None))
