@@ -3,12 +3,18 @@ and reading goes on with the next record in bounded memory."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from dedupe.ingest import InputError, read
+from dedupe.ingest import feed as ingest_feed
 from dedupe.ingest import source as ingest_source
 from dedupe.story import Story
 
@@ -267,6 +273,23 @@ def test_a_lone_surrogate_in_text_becomes_a_replacement_character(tmp_path: Path
     assert json.loads(output_of(stories))[0]["tags"] == ["x\ufffd", {"k\ufffd": "v\ufffd"}]
 
 
+def test_a_character_reference_to_a_surrogate_in_a_feed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "feed.xml",
+        rss(
+            "<guid>g-1</guid><title>caf&#xDC80; &#55296;</title><description>&#0;x&#1114112;</description>",
+            "<guid>g-2</guid><title>after</title>",
+        ),
+    )
+    stories, errors = read_all(path)
+    assert errors == []
+    assert [(s.id, s.title, s.body) for s in stories] == [
+        ("g-1", "caf\ufffd \ufffd", "\ufffdx\ufffd"),
+        ("g-2", "after", ""),
+    ]
+    assert output_of(stories)
+
+
 def test_an_unknown_field_nested_too_deeply_for_the_report_is_refused(tmp_path: Path) -> None:
     # The decoder reads 900 levels; the encoder that writes the report, deeper in the stack, not.
     nested = "[" * 900 + "]" * 900
@@ -280,3 +303,65 @@ def test_an_unknown_field_nested_too_deeply_for_the_report_is_refused(tmp_path: 
     stories, errors = read_all(path)
     assert [(s.title, s.extra) for s in stories] == [("after", {"tags": [[["ok"]]]})]
     assert messages(errors) == [(1, "field 'tags' is nested more than 100 levels deep")]
+
+
+# --- feeds too large to parse ------------------------------------------------------------------
+
+
+def test_a_feed_larger_than_the_cap_is_refused_without_reading_it_all(monkeypatch) -> None:
+    monkeypatch.setattr(ingest_feed, "MAX_FEED_BYTES", 1 << 20)
+    huge = rss("<title>x</title><description>" + " " * (8 << 20) + "</description>").encode()
+    stdin = io.BytesIO(huge)
+    stories, errors = read_all("-", stdin=stdin)
+    assert stories == []
+    assert [str(e) for e in errors] == [
+        "<stdin>: the feed is larger than 1 MB; split it into smaller feeds"
+    ]
+    # The cap and a buffer's worth, not the whole input.
+    assert stdin.tell() < 3 << 20
+
+
+def test_a_feed_at_the_cap_is_read(monkeypatch) -> None:
+    feed = rss("<title>fits</title>").encode()
+    monkeypatch.setattr(ingest_feed, "MAX_FEED_BYTES", len(feed))
+    assert [s.title for s in read_all("-", stdin=io.BytesIO(feed))[0]] == ["fits"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmSize from /proc")
+def test_a_gzip_bomb_of_a_feed_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    # A gigabyte of spaces in one item, as gzip members of a mebibyte each: a 1 MB file.
+    spaces = gzip.compress(b" " * (1 << 20))
+    bomb = tmp_path / "bomb.xml.gz"
+    bomb.write_bytes(
+        gzip.compress(
+            b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>x</title><description>'
+        )
+        + spaces * 1024
+        + gzip.compress(b"</description></item></channel></rss>")
+    )
+    script = textwrap.dedent(
+        """
+        import resource, sys
+        from dedupe.ingest import read
+
+        # What the process holds now, and room for reading a feed at the cap, not the gigabyte.
+        status = open("/proc/self/status").read()
+        held = int(status.split("VmSize:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (held + (512 << 20), held + (512 << 20)))
+        errors = []
+        stories = list(read([sys.argv[1]], errors=errors))
+        print(len(stories), *errors, sep="\\n")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(bomb)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == [
+        "0",
+        f"{bomb}: the feed is larger than 32 MB; split it into smaller feeds",
+    ]
