@@ -365,3 +365,74 @@ def test_a_gzip_bomb_of_a_feed_is_refused_in_bounded_memory(tmp_path: Path) -> N
         "0",
         f"{bomb}: the feed is larger than 32 MB; split it into smaller feeds",
     ]
+
+
+# --- stray bytes in the head a file's encoding is told from ----------------------------------
+
+
+FRENCH = [
+    json.dumps(
+        {"title": f"Économie, numéro {n}", "body": "Le ministre a déclaré que l’économie…"},
+        ensure_ascii=False,
+    )
+    for n in range(300)
+]
+
+
+@pytest.mark.parametrize(
+    ("damaged", "errors_expected"),
+    [
+        ({100: b'{"title": "caf\xe9"}'}, [(101, "invalid UTF-8 (byte 0xe9 at column 15)")]),
+        ({100: b'{"title": "x\xff"}'}, [(101, "invalid UTF-8 (byte 0xff at column 13)")]),
+        # A few records pasted in from cp1252.
+        (
+            {
+                10: b'{"title": "\x93Quoted\x94"}',
+                20: b'{"title": "na\xefve"}',
+                30: b'{"title": "\xc0 la"}',
+            },
+            [
+                (11, "invalid UTF-8 (byte 0x93 at column 12)"),
+                (21, "invalid UTF-8 (byte 0xef at column 14)"),
+                (31, "invalid UTF-8 (byte 0xc0 at column 12)"),
+            ],
+        ),
+        ({100: b'{"title": "x\x00"}'}, [(101, "NUL character at column 13")]),
+    ],
+    ids=["latin-1-byte", "0xff", "cp1252-records", "nul"],
+)
+def test_stray_bytes_in_the_head_of_a_utf8_file_cost_only_their_lines(
+    tmp_path: Path, damaged: dict[int, bytes], errors_expected: list[tuple[int, str]]
+) -> None:
+    lines = [line.encode() for line in FRENCH]
+    for index, line in damaged.items():
+        lines[index] = line
+    path = write(tmp_path / "a.jsonl", b"\n".join(lines) + b"\n")
+    stories, errors = read_all(path)
+    expected = [json.loads(line)["title"] for i, line in enumerate(FRENCH) if i not in damaged]
+    assert [s.title for s in stories] == expected
+    assert messages(errors) == errors_expected
+
+
+def test_a_legacy_file_is_still_told_from_utf8_with_stray_bytes(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", "\n".join(FRENCH).encode("cp1252"))
+    stories, errors = read_all(path)
+    assert errors == []
+    assert stories[0].title == "Économie, numéro 0"
+
+
+def test_a_damaged_line_of_a_multi_line_csv_record_is_named(tmp_path: Path) -> None:
+    rows = "".join(f"Story {n},Body {n}\n" for n in range(8000)).encode()
+    path = write(
+        tmp_path / "a.csv", b"title,body\n" + rows + b'Multi,"first\nsecond \xe9"\nAfter,x\n'
+    )
+    stories, errors = read_all(path)
+    assert [s.title for s in stories][-2:] == ["Story 7999", "After"]
+    assert messages(errors) == [(8003, "invalid UTF-8 (byte 0xe9 at column 8)")]
+
+
+def test_a_damaged_csv_header_refuses_the_file(tmp_path: Path) -> None:
+    rows = "".join(f"Story {n},Body {n}\n" for n in range(8000)).encode()
+    stories, errors = read_all(write(tmp_path / "a.csv", b"title,bo\x00dy\n" + rows))
+    assert stories == []
+    assert messages(errors) == [(1, "invalid CSV header: NUL character at column 9")]
