@@ -369,7 +369,6 @@ def test_a_gzip_bomb_of_a_feed_is_refused_in_bounded_memory(tmp_path: Path) -> N
 
 # --- stray bytes in the head a file's encoding is told from ----------------------------------
 
-
 FRENCH = [
     json.dumps(
         {"title": f"Économie, numéro {n}", "body": "Le ministre a déclaré que l’économie…"},
@@ -436,3 +435,111 @@ def test_a_damaged_csv_header_refuses_the_file(tmp_path: Path) -> None:
     stories, errors = read_all(write(tmp_path / "a.csv", b"title,bo\x00dy\n" + rows))
     assert stories == []
     assert messages(errors) == [(1, "invalid CSV header: NUL character at column 9")]
+
+
+# --- one hostile record of every kind ---------------------------------------------------------
+
+HOSTILE = [
+    # (file name, content, titles read, (line, start of message) of each error)
+    (
+        "nan-id.jsonl",
+        '{"id": NaN, "title": "x"}\n{"title": "after"}\n',
+        ["after"],
+        [(1, "id must be a finite number, not nan")],
+    ),
+    (
+        "infinite-id.jsonl",
+        '{"id": -Infinity, "title": "x"}\n{"title": "after"}\n',
+        ["after"],
+        [(1, "id must be a finite number, not -inf")],
+    ),
+    (
+        "long-id.jsonl",
+        f'{{"id": {LONG_NUMBER}, "title": "x"}}\n{{"title": "after"}}\n',
+        ["after"],
+        [(1, "a JSON number of more than 4,300 digits")],
+    ),
+    (
+        "nan-id.json",
+        '[\n  {"id": Infinity, "title": "x"},\n  {"title": "after"}\n]\n',
+        ["after"],
+        [(2, "id must be a finite number, not inf")],
+    ),
+    (
+        "deep.json",
+        '{"title": "x", "tags": ' + DEEP + '}\n{"title": "after"}\n',
+        ["after"],
+        [(1, "JSON nested too deeply")],
+    ),
+    (
+        "nul.csv",
+        "title,body\n" + "ok,fine\n" * 20 + "A\0b,c\nafter,x\n",
+        ["ok"] * 20 + ["after"],
+        [(22, "NUL character at column 2")],
+    ),
+    (
+        "nul.txt",
+        "Title\n" + "text " * 40 + "\nbad \0 line\n",
+        [],
+        [(3, "NUL character at column 5")],
+    ),
+    (
+        "nul-page.txt",
+        "Headline one\nText one.\nSource Link\nRead moreHeadline two\nbad\0 text […]\nRead moreHeadline three\ntext three […]\n",
+        ["Headline one", "Headline three"],
+        [(5, "NUL character at column 4")],
+    ),
+    (
+        "marked-section.xml",
+        rss("<title>kept</title><description>before &lt;![ x]&gt; after</description>"),
+        ["kept"],
+        [],
+    ),
+    (
+        "stray-end-tag.xml",
+        rss("<title>a</title></gml:pos>"),
+        [],
+        [(None, "not a readable RSS or Atom feed: feedparser failed (KeyError")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "titles", "expected"), HOSTILE, ids=[row[0] for row in HOSTILE]
+)
+def test_a_hostile_record_is_skipped_and_named(
+    tmp_path: Path,
+    name: str,
+    content: str,
+    titles: list[str],
+    expected: list[tuple[int | None, str]],
+) -> None:
+    path = write(tmp_path / name, content)
+    stories, errors = read_all(path)
+    assert [s.title for s in stories] == titles
+    assert [r["title"] for r in json.loads(output_of(stories))] == titles
+    assert len(errors) == len(expected)
+    for error, (line, message) in zip(errors, expected, strict=True):
+        assert (error.source, error.line) == (str(path), line)
+        assert error.message.startswith(message)
+
+
+FAILING = [row for row in HOSTILE if row[3]]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "titles", "expected"), FAILING, ids=[row[0] for row in FAILING]
+)
+def test_a_hostile_record_stops_a_failing_run_with_an_input_error(
+    tmp_path: Path,
+    name: str,
+    content: str,
+    titles: list[str],
+    expected: list[tuple[int | None, str]],
+) -> None:
+    path = write(tmp_path / name, content)
+    with pytest.raises(InputError) as raised:
+        list(read([path], on_error="fail"))
+    (line, message), *_ = expected
+    assert (raised.value.source, raised.value.line) == (str(path), line)
+    assert raised.value.message.startswith(message)

@@ -50,12 +50,19 @@ def read_feed(source: str, stream: BinaryIO) -> Iterator[Story | InputError]:
 
 
 def _parse(source: str, stream: BinaryIO) -> Any:
-    """The feed parsed; InputError if it is too large to parse."""
+    """The feed parsed; InputError if it is too large to parse, or feedparser fails on it."""
     data = stream.read(MAX_FEED_BYTES + 1)
     if len(data) > MAX_FEED_BYTES:
         message = f"the feed is larger than {MAX_FEED_BYTES >> 20} MB; split it into smaller feeds"
         raise InputError(source, None, message)
-    return feedparser.parse(_CHARACTER_REFERENCE.sub(_xml_character, data))
+    data = _CHARACTER_REFERENCE.sub(_xml_character, data)
+    try:
+        return feedparser.parse(data)
+    except Exception as error:
+        # The loose parser feedparser falls back on for feeds that are not well-formed XML raises
+        # on some markup (in 6.0, a "</gml:pos>" that closes nothing raises KeyError).
+        message = f"not a readable RSS or Atom feed: feedparser failed ({error!r})"
+        raise InputError(source, None, message) from None
 
 
 def _xml_character(reference: re.Match[bytes]) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -169,6 +170,9 @@ def _identifier(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value.strip()
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON as Python reads it has NaN and Infinity; no record is named so.
+        raise ValueError(f"id must be a finite number, not {value}")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"id must be a string or a number, not {describe(value)}")
