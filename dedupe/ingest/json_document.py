@@ -50,7 +50,9 @@ class _Window:
         self._pos = 0
         self._start = 0
         """Where ``_text`` starts in the document's text."""
-        self._first_line = 1
+        self._counted = (0, 1)
+        """A position in ``_text`` and its line number: lines are counted on from there, so that
+        a document on one long line is not recounted from its start for every element."""
         self._at_end = False
         self._damage: deque[_Damage] = deque()
 
@@ -75,7 +77,11 @@ class _Window:
     def line(self, pos: int | None = None) -> int:
         """The line number of ``pos`` (by default, of the next character)."""
         pos = self._pos if pos is None else pos
-        return self._first_line + self._text.count("\n", 0, pos)
+        counted_pos, counted_line = self._counted
+        if pos < counted_pos:
+            return counted_line - self._text.count("\n", pos, counted_pos)
+        self._counted = (pos, counted_line + self._text.count("\n", counted_pos, pos))
+        return self._counted[1]
 
     def indent(self) -> str | None:
         """The whitespace before the next character on its line; None if other text is there."""
@@ -152,7 +158,7 @@ class _Window:
         else:
             self._at_end = True
         cut = self._text.rfind("\n", 0, self._pos) + 1
-        self._first_line = self.line(cut)
+        self._counted = (0, self.line(cut))
         self._start += cut
         self._text = self._text[cut:] + "".join(parts)
         self._pos -= cut
@@ -197,10 +203,12 @@ def _array(window: _Window, source: str) -> Iterator[Story | InputError]:
 def _element(window: _Window, source: str) -> Generator[Story | InputError, None, bool]:
     """The story of the next value, or the error that costs it; True if the value was not
     valid JSON and reading resumed at the start of a later one."""
-    start, indent = window.offset(), window.indent()
+    start = window.offset()
     try:
         value, line = window.value()
     except InputError as error:
+        # The window is still at the broken value's start.
+        indent = window.indent()
         damage = window.take_damage(line=error.line)
         yield from (d.error for d in damage if d.offset < start)
         # A damaged line in the broken value most likely broke it, and says more.
