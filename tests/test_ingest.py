@@ -238,7 +238,7 @@ def test_json_single_object_and_pretty_printed_stream(tmp_path: Path) -> None:
     assert [s.title for s in read_all(stream)[0]] == ["a", "b"]
 
 
-def test_invalid_json_document_ends_the_file_with_an_error(tmp_path: Path) -> None:
+def test_invalid_json_with_no_element_to_resume_at_ends_the_file(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.json", '[\n {"title": "kept"},\n {"title": "x" "y"}\n]\n')
     stories, errors = read_all(path)
     assert [s.title for s in stories] == ["kept"]

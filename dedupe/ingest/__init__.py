@@ -1,8 +1,9 @@
 """Reading stories from files, folders and stdin, in any of the supported formats.
 
 ``read`` is the one entry point: it expands folders, undoes gzip, tells each input's encoding and
-format from its content, and yields ``Story`` objects lazily, so that inputs of any size stream.
-Bad records are skipped and collected, or stop the run, as the caller chooses.
+format from its content, and yields ``Story`` objects lazily, so that inputs of any size stream
+(but feeds, which feedparser reads whole, up to ``feed.MAX_FEED_BYTES``). Bad records are skipped
+and collected, or stop the run, as the caller chooses.
 """
 
 from __future__ import annotations
@@ -57,11 +58,12 @@ def read(
     format is told from its content (the extension is a hint) unless ``input_format`` names one
     of ``FORMATS`` for all of them.
 
-    A bad record (invalid JSON, wrong field types, a CSV row of the wrong width, an empty story)
-    and an input that cannot be read at all (binary, unknown encoding, broken gzip, not a feed)
-    raise InputError with ``on_error="fail"``; with "skip" they are appended to ``errors`` (when
-    given) and reading goes on with the next record or input. Arguments are checked at once, not
-    on first iteration: a missing path is a usage error and raises InputError in both modes.
+    A bad record (invalid JSON, wrong field types, a CSV row of the wrong width, an empty story,
+    a line with undecodable bytes) and an input that cannot be read at all (binary, unknown
+    encoding, broken gzip, not a feed, a feed too large to parse) raise InputError with
+    ``on_error="fail"``; with "skip" they are appended to ``errors`` (when given) and reading
+    goes on with the next record or input. Arguments are checked at once, not on first
+    iteration: a missing path is a usage error and raises InputError in both modes.
     """
     if input_format is not None and input_format not in FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; expected one of {FORMATS}")
@@ -151,6 +153,6 @@ def _parse(
             head = opened.head.decode(encoding, "replace")
             input_format = sniff_format(head, opened.complete, suffix_of(name))
     if input_format == "feed":
-        return read_feed(name, opened.stream.read())
+        return read_feed(name, opened.stream)
     encoding = encoding or detect_encoding(opened.head, opened.complete, name)
     return _LINE_READERS[input_format](name, iter_lines(opened, encoding, name))

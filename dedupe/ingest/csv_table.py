@@ -75,6 +75,9 @@ def read_csv(source: str, lines: Iterable[Line]) -> Iterator[Story | InputError]
         header = next(reader)
     except csv.Error as err:
         raise InputError(source, header_line, f"invalid CSV header: {err}") from None
+    if problems:
+        number, problem = next(iter(problems.items()))
+        raise InputError(source, number, f"invalid CSV header: {problem}")
     columns = _columns(header, source, header_line)
     end = reader.line_num
     while True:
@@ -90,7 +93,7 @@ def read_csv(source: str, lines: Iterable[Line]) -> Iterator[Story | InputError]
         # The reader pulls lines only as the record needs them, so every problem seen so far is
         # on a line of this record; it is the more precise complaint.
         if problems:
-            error = InputError(source, start, next(iter(problems.values())))
+            error = InputError(source, *next(iter(problems.items())))
             problems.clear()
         if error:
             yield error

@@ -39,6 +39,18 @@ class _TextCollector(HTMLParser):
         if not self._hidden_depth:
             self.parts.append(data)
 
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """The end of a marked section ("<![CDATA[...]]>") at ``i``, -1 if it is unfinished.
+
+        Python before 3.13 raises AssertionError on one it does not know ("<![ x"), and feeds
+        hold them; HTML5 reads such a thing as a bogus comment, up to the next ">".
+        """
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            end = self.rawdata.find(">", i)
+            return -1 if end < 0 else end + 1
+
 
 def html_to_text(html: str) -> str:
     """The text of an HTML fragment, one paragraph per line, spaces collapsed."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from ..story import Story
 from .errors import InputError
-from .records import describe, story_from_record
+from .records import describe, json_problem, story_from_record
 from .source import Line
 
 
@@ -22,8 +22,8 @@ def read_jsonl(source: str, lines: Iterable[Line]) -> Iterator[Story | InputErro
             continue
         try:
             record = json.loads(text)
-        except json.JSONDecodeError as err:
-            yield InputError(source, line.number, f"invalid JSON: {err.msg}")
+        except (ValueError, RecursionError) as err:
+            yield InputError(source, line.number, json_problem(err))
             continue
         if not isinstance(record, dict):
             message = f"expected a JSON object, got {describe(record)}"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+import json
+import math
+import re
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +21,13 @@ MAX_BODY_CHARS = 2_000_000
 BODY_ALIASES = ("text", "content")
 STORY_COLUMNS = frozenset({"title", "body", *BODY_ALIASES})
 _OPTIONAL_FIELDS = ("url", "source", "published", "language")
+# An unknown field nested deeper is refused: Python's JSON encoder recurses, so a value nested
+# near the interpreter's recursion limit (1,000), which the decoder still reads, fails the report
+# or the index later. Real records nest a few levels.
+MAX_FIELD_DEPTH = 100
+# A JSON escape ("\udc80") spells a lone surrogate, which no encoder writes: the index and the
+# report would fail on the story later.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def origin(source: str, line: int | None) -> str:
@@ -42,27 +53,60 @@ def build_story(
     ``source`` is the input the story was read from; the story's own ``source`` (its publisher) is
     ``publisher`` here, so that the two are not confused.
     """
-    title = title.strip()
-    body = body.strip()[:MAX_BODY_CHARS]
+    title = _clean_text(title.strip())
+    body = _clean_text(body.strip()[:MAX_BODY_CHARS])
     if not title and not body:
         return InputError(source, line, "empty story: no title and no body")
+    try:
+        # Identity must be exact: a replaced character could make two stories one.
+        _check_identity(id, "id")
+        _check_identity(url, "url")
+        fields = {
+            _clean_text(name): _clean_field(value, name) for name, value in (extra or {}).items()
+        }
+    except ValueError as err:
+        return InputError(source, line, str(err))
     return Story(
         id=id,
         title=title,
         body=body,
         url=url,
-        source=publisher,
+        source=publisher and _clean_text(publisher),
         published=published,
-        language=language,
-        extra=extra or {},
+        language=language and _clean_text(language),
+        extra=fields,
         origin=origin(source, line),
     )
+
+
+def _check_identity(value: str | None, name: str) -> None:
+    if value and (found := _SURROGATE.search(value)):
+        character = f"lone surrogate U+{ord(found.group()):04X}"
+        raise ValueError(f"{name} holds an invalid character ({character})")
+
+
+def _clean_text(value: str) -> str:
+    """``value`` with any lone surrogate as U+FFFD, the character for what cannot be read."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def _clean_field(value: Any, name: str, depth: int = 0) -> Any:
+    """An unknown field's value, its text cleaned as ``_clean_text`` does, keys included."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if not isinstance(value, list | dict):
+        return value
+    if depth == MAX_FIELD_DEPTH:
+        raise ValueError(f"field {name!r} is nested more than {MAX_FIELD_DEPTH} levels deep")
+    if isinstance(value, list):
+        return [_clean_field(item, name, depth + 1) for item in value]
+    return {_clean_text(key): _clean_field(item, name, depth + 1) for key, item in value.items()}
 
 
 def story_from_record(
     record: Mapping[str, Any], source: str, line: int | None
 ) -> Story | InputError:
-    """A story from a JSON object or CSV row; unknown fields are kept in ``extra`` untouched."""
+    """A story from a JSON object or CSV row; unknown fields are kept in ``extra``."""
     fields = dict(record)
     try:
         story_id = _identifier(fields.pop("id", None))
@@ -106,12 +150,29 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
+def json_problem(error: ValueError | RecursionError) -> str:
+    """What is wrong with a JSON text the decoder refused, for messages.
+
+    Besides syntax errors, hostile records make the decoder raise RecursionError (nesting deeper
+    than Python's recursion limit) and a plain ValueError (an integer of more digits than Python
+    converts, 4,300 by default).
+    """
+    if isinstance(error, json.JSONDecodeError):
+        return f"invalid JSON: {error.msg}"
+    if isinstance(error, RecursionError):
+        return "JSON nested too deeply"
+    return f"a JSON number of more than {sys.get_int_max_str_digits():,} digits"
+
+
 def _identifier(value: Any) -> str:
     # Numeric ids are common in exports (database keys); a boolean id is a mistake.
     if value is None:
         return ""
     if isinstance(value, str):
         return value.strip()
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON as Python reads it has NaN and Infinity; no record is named so.
+        raise ValueError(f"id must be a finite number, not {value}")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"id must be a string or a number, not {describe(value)}")
@@ -135,6 +196,7 @@ def normalize_published(value: str) -> str:
     One form lets later stages compare dates as strings to find the earliest copy. RFC 2822 dates,
     as in RSS and e-mail, are converted; anything else is an error.
     """
+    outside = f"published is outside the calendar: {value!r}"
     try:
         when = datetime.fromisoformat(value)
         written = value
@@ -143,8 +205,16 @@ def normalize_published(value: str) -> str:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             raise ValueError(f"published is not an ISO 8601 or RFC 2822 date: {value!r}") from None
+        except OverflowError:  # a year or hour of twenty digits
+            raise ValueError(outside) from None
         written = when.isoformat()
     if when.tzinfo is None:
         # No zone given: keep the local time as written rather than invent a zone.
         return written
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        in_utc = when.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-01:00 is a moment of year 10000 in UTC; 0001-01-01T00:00:00+01:00
+        # one of year 0.
+        raise ValueError(outside) from None
+    return in_utc.isoformat().replace("+00:00", "Z")

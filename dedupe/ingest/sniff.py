@@ -79,5 +79,5 @@ def _json_kind(lines: list[str]) -> str:
 def _is_object(line: str) -> bool:
     try:
         return isinstance(json.loads(line), dict)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # the reader reports what is wrong
         return False

@@ -31,6 +31,9 @@ class Line(NamedTuple):
     number: int
     text: str
     problem: str | None = None
+    column: int | None = None
+    """The 1-based column of ``text`` where the problem is, when it is at one place: a document
+    holding several records on a line loses only the record with the bad bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +136,17 @@ def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[Line]:
         except UnicodeDecodeError as err:
             column = len(raw[: err.start].decode(line_encoding, "replace")) + 1
             problem = f"invalid {label} (byte 0x{raw[err.start]:02x} at column {column})"
-            yield Line(number, raw.decode(line_encoding, "replace"), problem)
+            yield Line(number, raw.decode(line_encoding, "replace"), problem, column)
             continue
-        yield Line(number, text)
+        yield _checked_line(number, text)
+
+
+def _checked_line(number: int, text: str) -> Line:
+    """A decoded line, damaged if it holds a NUL: no text does, but a file broken mid-write
+    does, and the csv module would pass it on into a story."""
+    if (nul := text.find("\0")) < 0:
+        return Line(number, text)
+    return Line(number, text, f"NUL character at column {nul + 1}", nul + 1)
 
 
 def _skip_rest_of_line(stream: BinaryIO) -> None:
@@ -157,7 +168,7 @@ def _decoded_stream_lines(stream: BinaryIO, encoding: str, source: str) -> Itera
                     pass
                 yield Line(number, "\n", f"line is longer than {max_chars:,} characters")
                 continue
-            yield Line(number, text)
+            yield _checked_line(number, text)
     except UnicodeDecodeError as err:
         # The decoder reads ahead in blocks: the bad bytes are somewhere after this line.
         message = f"invalid {label} after line {number}: {err.reason}"
