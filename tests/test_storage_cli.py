@@ -75,7 +75,7 @@ def test_index_add_skips_a_story_the_index_cannot_hold_and_stores_the_rest(tmp_p
     assert json.loads(stats.stdout)["stories"] == 999
 
     failed = invoke("index", "add", str(feed), "--index", index, "--on-error", "fail")
-    assert failed.exit_code == 2 and "s\\udc80" in failed.stderr
+    assert failed.exit_code == 2 and "feed.jsonl:501" in failed.stderr
 
 
 def test_check_against_a_corpus_skips_a_story_no_index_can_hold(tmp_path):
