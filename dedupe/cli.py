@@ -144,15 +144,31 @@ def reading(
 ) -> Iterator[Iterator[Story]]:
     """The stories of the inputs as a stream; bad input ends the command with exit 2, and
     skipped bad records are counted on stderr at the end."""
-    errors: list[InputError] = []
+    errors = _Skipped()
     try:
         yield read(inputs, input_format.value if input_format else None, on_error.value, errors)
     except InputError as error:
         raise fail(str(error)) from None
-    for error in errors[:10]:
+    for error in errors.first:
         say(f"skipped {error}")
-    if errors:
-        say(f"skipped {len(errors)} bad record(s) in all")
+    if errors.count:
+        say(f"skipped {errors.count} bad record(s) in all")
+
+
+class _Skipped:
+    """The bad records skipped: a count and the first few to show. A file of millions of bad
+    lines must not keep them all in memory."""
+
+    shown = 10
+
+    def __init__(self) -> None:
+        self.first: list[InputError] = []
+        self.count = 0
+
+    def append(self, error: InputError) -> None:
+        if self.count < self.shown:
+            self.first.append(error)
+        self.count += 1
 
 
 def read_stories(
@@ -311,7 +327,8 @@ def scan(
         typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 = one per core, 1 = none."),
     ] = 0,
     engine: Annotated[
-        Engine, typer.Option("--engine", help="Run here, or on Spark (pip install dedupe[spark]).")
+        Engine,
+        typer.Option("--engine", help="Run here, or on Spark (pip install 'dedupe\\[spark]')."),
     ] = Engine.local,
     master: Annotated[
         str, typer.Option("--master", help="The Spark master, with --engine spark.")

@@ -462,3 +462,8 @@ def test_no_story_to_check_against_is_an_error_and_an_empty_scan_a_warning(tmp_p
     assert scanned.returncode == 0
     assert scanned.stderr == f"dedupe: warning: no story in {empty}\n"
     assert json.loads(scanned.stdout)["stories"] == 0
+
+
+def test_help_names_the_spark_extra_whole():
+    result = invoke("scan", "--help")
+    assert "dedupe[spark]" in " ".join(result.stdout.split())

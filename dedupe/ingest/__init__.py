@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 
 from ..story import Story
 from .csv_table import read_csv
@@ -45,11 +45,17 @@ _LINE_READERS: dict[str, _LineReader] = {
 }
 
 
+class ErrorSink(Protocol):
+    """Where skipped bad records go: a list, or a counter that keeps only the first few."""
+
+    def append(self, error: InputError, /) -> None: ...
+
+
 def read(
     inputs: Sequence[str | Path],
     input_format: str | None = None,
     on_error: Literal["skip", "fail"] = "skip",
-    errors: list[InputError] | None = None,
+    errors: ErrorSink | None = None,
     stdin: BinaryIO | None = None,
 ) -> Iterator[Story]:
     """Yield the stories of files, folders (recursively) and "-" (stdin), in order.
@@ -81,7 +87,7 @@ def _read(
     inputs: Sequence[str | Path],
     input_format: str | None,
     on_error: Literal["skip", "fail"],
-    errors: list[InputError] | None,
+    errors: ErrorSink | None,
     stdin: BinaryIO | None,
 ) -> Iterator[Story]:
     def report(error: InputError) -> None:
