@@ -14,7 +14,7 @@ half-sentences with any other story, so it adds no unlabelled duplicates.
 Each record carries its labels as extra fields, passed through by the detector: ``label`` (the id
 of the story's base: copies share it, everything else has its own) and ``kind`` (``original``,
 ``synthetic``, a variant kind or ``look-alike``). Bases are spread over four weeks and each copy is
-published within two days after its base, inside the detector's window for copies.
+published within two days after its base.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ MIN_SECTION = 1000
 ANY_SECTION = ""
 START = datetime(2024, 3, 4, tzinfo=UTC)
 SPAN = timedelta(days=28)
-# Copies come within two days of their base: inside the detector's four-day window.
+# Copies come within two days of their base, as wire copies and rewrites mostly do.
 COPY_DELAY = timedelta(days=2)
 # Stories are shuffled and written in blocks of this many, so the file is in no telling order
 # without holding a million stories in memory.
