@@ -19,12 +19,9 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
-import charset_normalizer
 import regex
-from charset_normalizer.constant import FREQUENCIES, IANA_SUPPORTED
-from charset_normalizer.md import mess_ratio
-from charset_normalizer.utils import is_multi_byte_encoding
 
 from .errors import InputError
 
@@ -101,17 +98,24 @@ _LANGUAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "Arabic": (_ARABIC, ("cp1256",)),
     "Farsi": (_ARABIC, ("cp1256",)),
 }
-# The letters beyond ASCII among the most frequent of the languages each code page is made for.
-_TYPICAL_LETTERS = {
-    code_page: {
+
+
+@cache
+def _typical_letters(code_page: str) -> frozenset[str]:
+    """The letters beyond ASCII among the most frequent of the languages a code page is made
+    for. charset_normalizer is imported only here and below, when a text is not UTF-8: it costs
+    every command a twentieth of its start-up otherwise."""
+    from charset_normalizer.constant import FREQUENCIES
+
+    return frozenset(
         char
         for language, (_, code_pages) in _LANGUAGES.items()
         if code_page in code_pages
         for char in FREQUENCIES.get(language, ())
         if char > "\x7f"
-    }
-    for code_page in _CODE_PAGE_ORDER
-}
+    )
+
+
 # Letter-like signs any Latin text may hold (ordinal indicators, micro).
 _ANY_LANGUAGE = "ªºµ"
 # A letter counts towards a reading's alphabet only if it is this common: a foreign name must not
@@ -134,9 +138,20 @@ _MOJIBAKE = regex.compile(
 _MOJIBAKE_PER_CHAR = 1 / 2000
 # charset_normalizer's mess measure: above this, a reading is noise.
 _MAX_MESS = 0.2
-_CJK_ENCODINGS = [
-    name for name in IANA_SUPPORTED if is_multi_byte_encoding(name) and not name.startswith("utf")
-]
+
+
+@cache
+def _cjk_encodings() -> list[str]:
+    from charset_normalizer.constant import IANA_SUPPORTED
+    from charset_normalizer.utils import is_multi_byte_encoding
+
+    return [
+        name
+        for name in IANA_SUPPORTED
+        if is_multi_byte_encoding(name) and not name.startswith("utf")
+    ]
+
+
 # Han, kana, Hangul and full-width forms; not half-width katakana, which is what single-byte
 # Cyrillic or Latin text turns into when read as Shift_JIS.
 _CJK_CHARACTER = re.compile(
@@ -218,7 +233,7 @@ def _single_byte_encoding(sample: bytes) -> str | None:
     preferences: tuple[Callable[[_Reading], int], ...] = (
         lambda reading: 0,
         lambda reading: -reading.foreign,
-        lambda reading: len(reading.letters & _TYPICAL_LETTERS[reading.code_page]),
+        lambda reading: len(reading.letters & _typical_letters(reading.code_page)),
     )
     candidates = list(readings.values())
     for preference in preferences:
@@ -235,6 +250,8 @@ def _plausible_reading(text: str, code_page: str) -> _Reading | None:
     """``text`` as a reading in ``code_page``; None if it does not read as real text."""
     if len(_MOJIBAKE.findall(text)) > _MOJIBAKE_PER_CHAR * len(text):
         return None
+    from charset_normalizer.md import mess_ratio
+
     if mess_ratio(text, _MAX_MESS) >= _MAX_MESS:
         return None
     letters = _significant_letters(text)
@@ -259,7 +276,9 @@ def _significant_letters(text: str) -> frozenset[str]:
 def _cjk_encoding(sample: bytes) -> str | None:
     # charset_normalizer's coherence is no help here (it is 0 for CJK), so a reading must be one
     # of a kind and look like CJK text.
-    results = list(charset_normalizer.from_bytes(sample, cp_isolation=_CJK_ENCODINGS))
+    import charset_normalizer
+
+    results = list(charset_normalizer.from_bytes(sample, cp_isolation=_cjk_encodings()))
     if not results:
         return None
     least_chaos = min(result.chaos for result in results)

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-import feedparser
-
 from ..story import Story
 from .errors import InputError
 from .html_text import html_to_text
@@ -56,6 +54,9 @@ def _parse(source: str, stream: BinaryIO) -> Any:
         message = f"the feed is larger than {MAX_FEED_BYTES >> 20} MB; split it into smaller feeds"
         raise InputError(source, None, message)
     data = _CHARACTER_REFERENCE.sub(_xml_character, data)
+    # Imported here: it costs every command a tenth of its start-up, and most inputs are no feed.
+    import feedparser
+
     try:
         return feedparser.parse(data)
     except Exception as error:
