@@ -65,7 +65,11 @@ def _cached(
             cache.clear()
             missing = set(words)
         cache.update((word, compute(word)) for word in missing)
-    return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+    try:
+        return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+    except KeyError:
+        # Another thread (a crawler's) cleared the cache between our update and this read.
+        return np.fromiter(map(compute, words), dtype=np.uint32, count=len(words))
 
 
 def hash_words(words: Sequence[str]) -> np.ndarray:

@@ -4,7 +4,7 @@ from datasketch import MinHash
 from dedupe.fingerprint import facts_of, fingerprint, hash_words, shingle_hashes, signatures
 from dedupe.normalize import tokenize
 from dedupe.settings import Settings
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, articles
 
 
 def test_shingles_are_order_sensitive_and_unique():
@@ -67,3 +67,37 @@ def test_the_permutations_are_datasketchs():
         a, b = MinHash(num_perm=num_perm, seed=seed).permutations
         mine = _permutations(num_perm, seed)
         assert (mine[0] == a).all() and (mine[1] == b).all()
+
+
+def test_the_word_cache_is_safe_from_threads(monkeypatch):
+    # A tiny cache is cleared all the time: a read must never meet a word another thread dropped.
+    import sys
+    import threading
+
+    from dedupe import fingerprint as module
+
+    monkeypatch.setattr(module, "_CACHE_LIMIT", 50)
+    # Threads switch as often as the interpreter allows, so the race shows within a few rounds.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    stories = articles(40, seed=5)
+    expected = [fp.tokens.tolist() for fp in module.fingerprint(stories, Settings())]
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                got = [fp.tokens.tolist() for fp in module.fingerprint(stories, Settings())]
+                assert got == expected
+        except BaseException as error:  # any failure in a thread is the finding
+            failures.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert failures == []
