@@ -465,7 +465,7 @@ def index_add(
         progress_bar("indexing") as advance,
     ):
         added = detector.add_many(_counted(stories, advance), errors=refused)
-        held = len(detector.index_.storage)
+        held = detector.stats().stories
     say_refused(refused or [])
     say(f"added {added} stories; the index holds {held}")
 

@@ -17,28 +17,22 @@ import sys
 import tempfile
 import threading
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 import numpy as np
 
-from dedupe.fingerprint import Fingerprint, fingerprint, fingerprint_story
+from dedupe.fingerprint import Fingerprint, fingerprint
 from dedupe.group import exact_copies, group_pairs, original_first
 from dedupe.index import Index, band_keys, candidate_pairs
 from dedupe.pipeline import version_names
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
-from dedupe.storage.codec import check_storable
-from dedupe.story import Match, Pair, Report, Story, Topic, Verdict
+from dedupe.story import Pair, Report, Story, Topic, Verdict
 from dedupe.verify import dated, explain, verify
 
 log = logging.getLogger("dedupe")
-
-# Fingerprints of stories read back from the index, kept for the next check: a crawler's drafts
-# meet the same stored stories again and again (one beat, one bucket), and fingerprinting them
-# was most of a check's time.
-_KNOWN_FINGERPRINTS = 10_000
 
 # Stories are fingerprinted in batches of this many: big enough for numpy to pay, small enough
 # that a batch in flight per worker costs little memory.
@@ -132,8 +126,6 @@ class Detector:
         self.create_index = create_index
         self._index: Index | None = None
         self._index_lock = threading.Lock()
-        self._known: OrderedDict[Story, Fingerprint] = OrderedDict()
-        self._known_lock = threading.Lock()
 
     @property
     def index_(self) -> Index:
@@ -338,8 +330,7 @@ class Detector:
 
     def check(self, story: Story) -> Verdict:
         """Was this story already published? Looks in the index; stores nothing."""
-        fp = fingerprint_story(story, self.settings)
-        return Verdict(story.id, self._matches(story, fp, self.index_.candidates(fp)))
+        return self.index_.check(story)
 
     def add(self, story: Story, *, only_new: bool = False) -> Verdict:
         """Store a story and say whether it was already published.
@@ -350,21 +341,10 @@ class Detector:
         A story whose id is held is never stored twice.
 
         Raises:
-            UnstorableStory: the story cannot be stored as given (a field of the wrong type,
-                text that is not valid Unicode); the message names it.
+            UnstorableStory: the story cannot be stored as given (text that is not valid
+                Unicode, extra fields JSON cannot hold); the message names it.
         """
-        check_storable(story)
-        fp = fingerprint_story(story, self.settings)
-        keys = band_keys([fp], self.settings)
-        seq = self.index_.add([fp], [story], keys)[0]
-        if seq is None:
-            held = self.index_.candidates(fp, keys=keys[0])
-            return Verdict(story.id, self._matches(story, fp, held))
-        earlier = self.index_.candidates(fp, before=seq, keys=keys[0])
-        verdict = Verdict(story.id, self._matches(story, fp, earlier))
-        if only_new and verdict.is_duplicate:
-            self.index_.storage.remove([story.id])
-        return verdict
+        return self.index_.add(story, only_new=only_new)
 
     def add_many(
         self, stories: Iterable[Story], *, errors: list[UnstorableStory] | None = None
@@ -376,82 +356,32 @@ class Detector:
         goes on; without, it is raised once its batch is stored.
         """
         added = 0
-        batch: list[Story] = []
-        for story in stories:
-            batch.append(story)
-            if len(batch) == BATCH:
-                added += self._store(batch, errors)
-                batch = []
-        return added + self._store(batch, errors)
+        stream = iter(stories)
+        while batch := list(itertools.islice(stream, BATCH)):
+            added += self.index_.add_many(batch, errors)
+        return added
 
     def remove(self, ids: Sequence[str]) -> int:
         """Forget stories by id; how many were held."""
-        return self.index_.storage.remove(ids)
+        return self.index_.remove(ids)
 
     def prune(self, before: datetime) -> int:
-        """Forget the stories published (else added) before ``before``: copies matter within a
-        time window, and an index of news need not grow forever."""
-        return self.index_.storage.prune(before)
+        """Forget the stories published (else added) before ``before``: an index of news need
+        not grow forever."""
+        return self.index_.prune(before)
 
     def stats(self) -> IndexStats:
-        return self.index_.storage.stats()
+        return self.index_.stats()
 
     def close(self) -> None:
         """Release the index's connections; what it holds stays."""
         with self._index_lock:
             index, self._index = self._index, None
         if index is not None:
-            index.storage.close()
+            index.close()
 
     def __enter__(self) -> Detector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _store(self, stories: list[Story], errors: list[UnstorableStory] | None) -> int:
-        storable: list[Story] = []
-        refused: list[UnstorableStory] = []
-        for story in stories:
-            try:
-                check_storable(story)
-                storable.append(story)
-            except UnstorableStory as error:
-                refused.append(error)
-        added = 0
-        if storable:
-            seqs = self.index_.add(fingerprint(storable, self.settings), storable)
-            added = sum(seq is not None for seq in seqs)
-        if refused and errors is None:
-            raise refused[0]
-        if errors is not None:
-            errors.extend(refused)
-        return added
-
-    def _fingerprints(self, stories: Sequence[Story]) -> list[Fingerprint]:
-        """Fingerprints of stored stories, from the cache when the same record was seen."""
-        with self._known_lock:
-            known = {s: self._known[s] for s in stories if s in self._known}
-        missing = [s for s in stories if s not in known]
-        known.update(zip(missing, fingerprint(missing, self.settings), strict=True))
-        with self._known_lock:
-            for s in stories:
-                self._known[s] = known[s]
-                self._known.move_to_end(s)
-            while len(self._known) > _KNOWN_FINGERPRINTS:
-                self._known.popitem(last=False)
-        return [known[s] for s in stories]
-
-    def _matches(
-        self, story: Story, fp: Fingerprint, candidates: Sequence[Story]
-    ) -> tuple[Match, ...]:
-        matches = []
-        for other, other_fp in zip(candidates, self._fingerprints(candidates), strict=True):
-            pair = verify(other_fp, fp, self.settings)
-            if pair is not None:
-                a, b = (other, story) if pair.a == other.id else (story, other)
-                pair = explain(pair, a, b, self.settings)
-                matches.append(
-                    Match(other.id, pair.relation, pair.score, pair.evidence, other.title)
-                )
-        return tuple(sorted(matches, key=lambda m: (-m.score, m.story_id)))

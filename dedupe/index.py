@@ -12,15 +12,32 @@ The same band keys serve the batch path (sort and cut runs of equal keys) and th
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
-from dedupe.fingerprint import Fingerprint, distinctive, mix64, signatures
+from dedupe.fingerprint import (
+    Fingerprint,
+    distinctive,
+    fingerprint,
+    fingerprint_story,
+    mix64,
+    signatures,
+)
 from dedupe.settings import Settings
-from dedupe.storage import Storage
-from dedupe.story import Story
+from dedupe.storage import IndexStats, Storage, UnstorableStory
+from dedupe.storage.codec import check_storable
+from dedupe.story import Match, Story, Verdict
+from dedupe.verify import explain, verify
+
+# Fingerprints of stories read back from the index, kept for the next check: a crawler's drafts
+# meet the same stored stories again and again (one beat, one bucket), and fingerprinting them
+# was most of a check's time.
+_KNOWN_FINGERPRINTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +132,75 @@ def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
 
 
 class Index:
-    """The streaming side: stories held in a ``Storage`` under their band keys."""
+    """The streaming side: stories held in a ``Storage`` under their band keys, checked and added
+    one at a time (or in bulk) by ``Detector``. Nothing outside it reaches into the storage.
+
+    Safe from threads: the storage is, and the fingerprints kept of stored stories (a crawler's
+    drafts meet the same stored stories again and again) are behind a lock.
+    """
 
     def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
         self.settings = settings
+        self._known: OrderedDict[Story, Fingerprint] = OrderedDict()
+        self._known_lock = threading.Lock()
 
-    @staticmethod
-    def _keys(row: np.ndarray) -> list[int]:
-        return [int(k) for k in row if k]
+    def check(self, story: Story) -> Verdict:
+        """The stored stories that ``story`` copies or is copied by; stores nothing."""
+        fp = fingerprint_story(story, self.settings)
+        return Verdict(story.id, self._matches(story, fp, self.candidates(fp)))
+
+    def add(self, story: Story, *, only_new: bool = False) -> Verdict:
+        """Store ``story``, then check it against the stories that arrived before it (see
+        ``Detector.add``)."""
+        check_storable(story)
+        fp = fingerprint_story(story, self.settings)
+        keys = band_keys([fp], self.settings)
+        seq = self.storage.add(story, _keys(keys[0]))
+        if seq is None:
+            held = self.candidates(fp, keys=keys[0])
+            return Verdict(story.id, self._matches(story, fp, held))
+        earlier = self.candidates(fp, before=seq, keys=keys[0])
+        verdict = Verdict(story.id, self._matches(story, fp, earlier))
+        if only_new and verdict.is_duplicate:
+            self.storage.remove([story.id])
+        return verdict
+
+    def add_many(self, stories: Sequence[Story], errors: list[UnstorableStory] | None) -> int:
+        """Store a batch without checking it, in one transaction; how many were new. A story
+        that cannot be stored is left out (its error appended to ``errors``, or raised once the
+        rest is stored)."""
+        storable: list[Story] = []
+        refused: list[UnstorableStory] = []
+        for story in stories:
+            try:
+                check_storable(story)
+                storable.append(story)
+            except UnstorableStory as error:
+                refused.append(error)
+        added = 0
+        if storable:
+            keys = band_keys(fingerprint(storable, self.settings), self.settings)
+            rows = zip(storable, keys, strict=True)
+            seqs = self.storage.add_many([(story, _keys(row)) for story, row in rows])
+            added = sum(seq is not None for seq in seqs)
+        if refused and errors is None:
+            raise refused[0]
+        if errors is not None:
+            errors.extend(refused)
+        return added
+
+    def remove(self, ids: Sequence[str]) -> int:
+        return self.storage.remove(ids)
+
+    def prune(self, before: datetime) -> int:
+        return self.storage.prune(before)
+
+    def stats(self) -> IndexStats:
+        return self.storage.stats()
+
+    def close(self) -> None:
+        self.storage.close()
 
     def candidates(
         self, fp: Fingerprint, before: int | None = None, keys: np.ndarray | None = None
@@ -133,18 +210,39 @@ class Index:
         when the caller has them already."""
         if keys is None:
             keys = band_keys([fp], self.settings)[0]
-        ids = set(self.storage.lookup(self._keys(keys), before))
+        ids = set(self.storage.lookup(_keys(keys), before))
         if before is None and fp.id in self.storage:
             ids.add(fp.id)
         return self.storage.get(sorted(ids))
 
-    def add(
-        self, fps: Sequence[Fingerprint], stories: Sequence[Story], keys: np.ndarray | None = None
-    ) -> list[int | None]:
-        """Store each story under the keys of its fingerprint (``keys``, when the caller has them):
-        its sequence number, or None if its id was held. One batch for all, so a bulk load
-        commits once, not once per story."""
-        if keys is None:
-            keys = band_keys(fps, self.settings)
-        rows = zip(stories, keys, strict=True)
-        return self.storage.add_many([(story, self._keys(row)) for story, row in rows])
+    def _fingerprints(self, stories: Sequence[Story]) -> list[Fingerprint]:
+        """Fingerprints of stored stories, from the cache when the same record was seen."""
+        with self._known_lock:
+            known = {s: self._known[s] for s in stories if s in self._known}
+        missing = [s for s in stories if s not in known]
+        known.update(zip(missing, fingerprint(missing, self.settings), strict=True))
+        with self._known_lock:
+            for s in stories:
+                self._known[s] = known[s]
+                self._known.move_to_end(s)
+            while len(self._known) > _KNOWN_FINGERPRINTS:
+                self._known.popitem(last=False)
+        return [known[s] for s in stories]
+
+    def _matches(
+        self, story: Story, fp: Fingerprint, candidates: Sequence[Story]
+    ) -> tuple[Match, ...]:
+        matches = []
+        for other, other_fp in zip(candidates, self._fingerprints(candidates), strict=True):
+            pair = verify(other_fp, fp, self.settings)
+            if pair is not None:
+                a, b = (other, story) if pair.a == other.id else (story, other)
+                pair = explain(pair, a, b, self.settings)
+                matches.append(
+                    Match(other.id, pair.relation, pair.score, pair.evidence, other.title)
+                )
+        return tuple(sorted(matches, key=lambda m: (-m.score, m.story_id)))
+
+
+def _keys(row: np.ndarray) -> list[int]:
+    return [int(k) for k in row if k]

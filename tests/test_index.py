@@ -36,10 +36,12 @@ def test_large_buckets_cost_linear_pairs():
 
 def test_streaming_index_finds_stored_copies():
     index = Index(MemoryStorage(), SETTINGS)
-    assert index.add(fingerprint([HARBOUR, RAIL], SETTINGS), [HARBOUR, RAIL]) == [1, 2]
-    assert index.add(fingerprint([HARBOUR], SETTINGS), [HARBOUR]) == [None]
+    assert index.add_many([HARBOUR, RAIL], errors=None) == 2
+    assert index.add(HARBOUR).is_duplicate  # held already: checked, not stored twice
+    assert len(index.storage) == 2
     teaser = fingerprint([HARBOUR_TEASER], SETTINGS)[0]
     assert [s.id for s in index.candidates(teaser)] == ["harbour"]
-    assert index.add([teaser], [HARBOUR_TEASER]) == [3]
+    assert [m.story_id for m in index.check(HARBOUR_TEASER).matches] == ["harbour"]
+    assert index.add(HARBOUR_TEASER).is_duplicate
     assert [s.id for s in index.candidates(teaser, before=1)] == []
     assert [s.id for s in index.candidates(teaser, before=3)] == ["harbour"]
