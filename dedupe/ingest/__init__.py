@@ -3,8 +3,8 @@
 ``read`` is the one entry point: it expands folders, undoes gzip, tells each input's encoding and
 format from its content, and yields ``Story`` objects lazily, so that inputs of any size stream
 (but feeds, which feedparser reads whole, up to ``feed.MAX_FEED_BYTES``, and article pages, one
-story each, up to ``html_page.MAX_PAGE_BYTES``). Bad records are skipped and collected, or stop
-the run, as the caller chooses.
+story each, up to ``html_page.MAX_PAGE_BYTES``; WARC archives stream record by record). Bad
+records are skipped and collected, or stop the run, as the caller chooses.
 """
 
 from __future__ import annotations
@@ -30,18 +30,20 @@ from .records import MAX_BODY_CHARS
 from .sniff import looks_like_feed, sniff_format, suffix_of
 from .source import Line, OpenedInput, iter_lines, open_input
 from .text import read_text
+from .warc import looks_like_warc, read_warc
 
 __all__ = ["FORMATS", "MAX_BODY_CHARS", "InputError", "read"]
 
-FORMATS = ("jsonl", "json", "csv", "feed", "html", "page", "text")
+FORMATS = ("jsonl", "json", "csv", "feed", "html", "warc", "page", "text")
 STDIN = "-"
 _STDIN_NAME = "<stdin>"
 
-# Formats read from the bytes: their markup declares their encoding.
+# Formats read from the bytes: their markup or headers declare their encoding.
 _StreamReader = Callable[[str, BinaryIO], Iterator[Story | InputError]]
 _STREAM_READERS: dict[str, _StreamReader] = {
     "feed": read_feed,
     "html": read_html_page,
+    "warc": read_warc,
 }
 _LineReader = Callable[[str, Iterable[Line]], Iterator[Story | InputError]]
 _LINE_READERS: dict[str, _LineReader] = {
@@ -160,8 +162,10 @@ def _parse(
 ) -> Iterator[Story | InputError]:
     encoding = None
     if input_format is None:
+        if looks_like_warc(opened.head):
+            input_format = "warc"
         # An HTML page before a feed: its head may hold "<feed" or "<rss" in a script or a link.
-        if looks_like_html(opened.head):
+        elif looks_like_html(opened.head):
             input_format = "html"
         elif looks_like_feed(opened.head):
             input_format = "feed"
