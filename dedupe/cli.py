@@ -305,6 +305,11 @@ def main(
         format="dedupe: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # The page extractors log, as errors, every page they cannot read ("lxml parsing failed:
+    # Document is empty"), naming no file; ingest reports the same page as a skipped record that
+    # names it. Their messages are kept for -v.
+    for extractor in ("trafilatura", "htmldate", "courlan"):
+        logging.getLogger(extractor).setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
 @app.command()

@@ -541,7 +541,7 @@ def test_explicit_format_overrides_sniffing(tmp_path: Path) -> None:
     assert stories[0].title == '{"title": "x"}'
     with pytest.raises(ValueError, match="unknown input format"):
         read([path], input_format="yaml")
-    assert set(FORMATS) == {"jsonl", "json", "csv", "feed", "page", "text"}
+    assert set(FORMATS) == {"jsonl", "json", "csv", "feed", "html", "warc", "page", "text"}
 
 
 # --- folders, stdin, gzip ---------------------------------------------------------------------

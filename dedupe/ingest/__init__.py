@@ -2,8 +2,9 @@
 
 ``read`` is the one entry point: it expands folders, undoes gzip, tells each input's encoding and
 format from its content, and yields ``Story`` objects lazily, so that inputs of any size stream
-(but feeds, which feedparser reads whole, up to ``feed.MAX_FEED_BYTES``). Bad records are skipped
-and collected, or stop the run, as the caller chooses.
+(but feeds, which feedparser reads whole, up to ``feed.MAX_FEED_BYTES``, and article pages, one
+story each, up to ``html_page.MAX_PAGE_BYTES``; WARC archives stream record by record). Bad
+records are skipped and collected, or stop the run, as the caller chooses.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .csv_table import read_csv
 from .encoding import detect_encoding
 from .errors import InputError
 from .feed import read_feed
+from .html_page import looks_like_html, read_html_page
 from .json_document import read_json
 from .jsonl import read_jsonl
 from .page import read_page
@@ -28,13 +30,21 @@ from .records import MAX_BODY_CHARS
 from .sniff import looks_like_feed, sniff_format, suffix_of
 from .source import Line, OpenedInput, iter_lines, open_input
 from .text import read_text
+from .warc import looks_like_warc, read_warc
 
 __all__ = ["FORMATS", "MAX_BODY_CHARS", "InputError", "read"]
 
-FORMATS = ("jsonl", "json", "csv", "feed", "page", "text")
+FORMATS = ("jsonl", "json", "csv", "feed", "html", "warc", "page", "text")
 STDIN = "-"
 _STDIN_NAME = "<stdin>"
 
+# Formats read from the bytes: their markup or headers declare their encoding.
+_StreamReader = Callable[[str, BinaryIO], Iterator[Story | InputError]]
+_STREAM_READERS: dict[str, _StreamReader] = {
+    "feed": read_feed,
+    "html": read_html_page,
+    "warc": read_warc,
+}
 _LineReader = Callable[[str, Iterable[Line]], Iterator[Story | InputError]]
 _LINE_READERS: dict[str, _LineReader] = {
     "jsonl": read_jsonl,
@@ -152,13 +162,18 @@ def _parse(
 ) -> Iterator[Story | InputError]:
     encoding = None
     if input_format is None:
-        if looks_like_feed(opened.head):
+        if looks_like_warc(opened.head):
+            input_format = "warc"
+        # An HTML page before a feed: its head may hold "<feed" or "<rss" in a script or a link.
+        elif looks_like_html(opened.head):
+            input_format = "html"
+        elif looks_like_feed(opened.head):
             input_format = "feed"
         else:
             encoding = detect_encoding(opened.head, opened.complete, name)
             head = opened.head.decode(encoding, "replace")
             input_format = sniff_format(head, opened.complete, suffix_of(name))
-    if input_format == "feed":
-        return read_feed(name, opened.stream)
+    if input_format in _STREAM_READERS:
+        return _STREAM_READERS[input_format](name, opened.stream)
     encoding = encoding or detect_encoding(opened.head, opened.complete, name)
     return _LINE_READERS[input_format](name, iter_lines(opened, encoding, name))

@@ -23,6 +23,8 @@ _SUFFIX_FORMATS = {
     ".xml": "feed",
     ".rss": "feed",
     ".atom": "feed",
+    ".html": "html",
+    ".htm": "html",
 }
 _FEED_ROOT = re.compile(r"<(?:rss|feed|rdf:RDF)\b")
 # An array of objects or an object with a quoted key, so that a text beginning "[Update]" or
