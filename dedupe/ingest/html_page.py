@@ -14,9 +14,6 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-import trafilatura
-from trafilatura.utils import load_html
-
 from ..story import Story
 from .encoding import bom_encoding, detect_encoding
 from .errors import InputError
@@ -87,6 +84,10 @@ def page_story(
         text = _decode(data, source, charset)
     except InputError as error:
         return InputError(source, None, where + error.message)
+    # Imported here: trafilatura costs a sixth of a second, and most inputs hold no web page.
+    import trafilatura
+    from trafilatura.utils import load_html
+
     try:
         tree = load_html(text)
         language = _language(tree) if tree is not None else None
