@@ -86,8 +86,9 @@ def _check_identity(value: str | None, name: str) -> None:
 
 
 def _clean_text(value: str) -> str:
-    """``value`` with any lone surrogate as U+FFFD, the character for what cannot be read."""
-    return _SURROGATE.sub("\ufffd", value)
+    """``value`` with any lone surrogate as U+FFFD, the character for what cannot be read.
+    Nearly no text holds one, and looking costs a tenth of what replacing costs."""
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
 def _clean_field(value: Any, name: str, depth: int = 0) -> Any:
