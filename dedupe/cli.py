@@ -127,6 +127,15 @@ WindowOption = Annotated[
 ]
 
 
+def windowed(window: float | None) -> Settings:
+    """The settings of ``--window``. A value that click lets through but ``Settings`` refuses
+    (``nan``) ends the command with exit 2 and the rule it broke, not an internal error."""
+    try:
+        return Settings(window_days=window)
+    except ValueError as error:
+        raise fail(f"--window: {error}") from None
+
+
 def say(message: str) -> None:
     """A message on stderr, unwrapped: file names and paths must stay whole. One line, shown and
     not obeyed: a message can quote story text, and a terminal acts on control characters."""
@@ -337,7 +346,7 @@ def scan(
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
     writable(out)
-    settings = Settings(window_days=window)
+    settings = windowed(window)
     if engine is Engine.spark:
         try:
             from dedupe.engines.spark import scan_stories
@@ -406,10 +415,11 @@ def check(
     if add and index is None:
         raise fail("--add needs --index: there is nothing to add the draft to")
     writable(out)
+    settings = windowed(window)
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
-    with opened(index, Settings(window_days=window), create=add) as detector:
+    with opened(index, settings, create=add) as detector:
         if against is not None:
             refused: list[UnstorableStory] = []
             with reading(against, None, OnError.skip) as corpus:

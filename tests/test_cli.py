@@ -235,6 +235,17 @@ def invoke(*args: str):
     return CliRunner().invoke(cli.app, list(args))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["scan"], ["check", "--against", "seeds/feed-page.txt"]],
+)
+def test_a_window_the_settings_refuse_is_a_usage_error(args):
+    result = invoke(*args, "seeds/feed-page.txt", "--window", "nan")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "dedupe: error: --window: Settings.window_days must be None (no window)" in result.stderr
+    assert "internal error" not in result.stderr
+
+
 def test_messages_show_control_characters_instead_of_sending_them(tmp_path):
     name = str(tmp_path / "feed\x1b]0;pwned\x07\x9b2J.jsonl")
     result = invoke("scan", name)
