@@ -100,14 +100,21 @@ def _writer(writers: dict[str, Callable[[Any, TextIO], None]], fmt: str) -> Call
 
 
 def _write_json(record: dict[str, Any], out: TextIO) -> None:
-    json.dump(record, out, indent=2, ensure_ascii=False)
+    # Serialized whole before the first write: a refused NaN (below) leaves nothing half written.
+    out.write(_json(record, indent=2))
     out.write("\n")
 
 
 def _write_lines(records: Iterable[dict[str, Any]], out: TextIO) -> None:
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False))
+        out.write(_json(record))
         out.write("\n")
+
+
+def _json(record: dict[str, Any], indent: int | None = None) -> str:
+    """``record`` as JSON, refusing NaN and infinity: Python would write them as ``NaN``, which
+    is no JSON, and every strict reader (browsers, jq, Go) fails on the whole report."""
+    return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def _report_json(report: Report, out: TextIO) -> None:
