@@ -45,7 +45,7 @@ from dedupe import __version__
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
-from dedupe.report import printable, write_report, write_verdicts
+from dedupe.report import TABLE_LIMIT, printable, write_report, write_verdicts
 from dedupe.settings import Settings
 from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
@@ -343,6 +343,16 @@ def scan(
         str, typer.Option("--master", help="The Spark master, with --engine spark.")
     ] = "local[2]",
     window: WindowOption = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            min=0,
+            metavar="N",
+            help="How many groups and topics the table shows, largest first; 0 shows all "
+            "(json, jsonl and csv always hold all).",
+        ),
+    ] = TABLE_LIMIT,
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
     writable(out)
@@ -365,7 +375,7 @@ def scan(
     if not report.stories:
         say("warning: no story in " + ", ".join(inputs))
     with output(out) as stream:
-        write_report(report, fmt.value, stream)
+        write_report(report, fmt.value, stream, limit=limit)
 
 
 IndexOption = Annotated[
@@ -433,7 +443,7 @@ def check(
         else:
             verdicts = [detector.check(story) for story in stories]
     with output(out) as stream:
-        write_verdicts(verdicts, fmt.value, stream)
+        write_verdicts(verdicts, fmt.value, stream, drafts=stories)
     raise typer.Exit(EXIT_PUBLISHED if any(v.is_duplicate for v in verdicts) else EXIT_NEW)
 
 

@@ -67,7 +67,27 @@ def test_default_table_names_the_stories():
     result = run("scan", "seeds/feed-page.txt")
     assert result.returncode == 0
     assert "Employers facing a choice" in result.stdout and "teaser" in result.stdout
-    assert "10 stories, 2 groups" in result.stdout
+    assert result.stdout.startswith("read       10 stories\ngroups     2 (2 syndicated)\n")
+
+
+def test_limit_cuts_the_table_and_says_how_to_see_all():
+    result = invoke("scan", "seeds/feed-page.txt", "--limit", "1")
+    assert result.exit_code == 0
+    assert result.stdout.count(", canonical ") == 1
+    assert result.stdout.rstrip().endswith("… 1 more group and 2 more topics: --limit 0 shows all")
+    everything = invoke("scan", "seeds/feed-page.txt", "--limit", "0")
+    assert everything.stdout.count(", canonical ") == 2 and "--limit 0" not in everything.stdout
+    assert invoke("scan", "seeds/feed-page.txt", "--limit", "-1").exit_code == 2
+
+
+def test_check_names_the_draft_by_its_title_and_file(tmp_path):
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR_TEASER])
+    result = invoke("check", draft, "--against", "seeds/feed-page.txt")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[:2] == [
+        f"{HARBOUR_TEASER.title}  NEW",
+        f"  {draft}:1, {HARBOUR_TEASER.id}",
+    ]
 
 
 def test_csv_jsonl_and_output_file(tmp_path):
@@ -300,7 +320,7 @@ def test_the_output_file_is_replaced_whole_or_left_as_it_was(tmp_path, monkeypat
     old.write_text("the old report\n", encoding="utf-8")
     old.chmod(0o640)
 
-    def full_disk(report, fmt, out):
+    def full_disk(report, fmt, out, **options):
         out.write("id,title\n" * 1000)
         raise OSError(errno.ENOSPC, "No space left on device")
 
