@@ -108,7 +108,10 @@ FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="How to write the result.")
 ]
 OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the result to this file, not stdout.")
+    Path | None,
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write the result to this file, not stdout."
+    ),
 ]
 InputFormatOption = Annotated[
     InputFormat | None,
@@ -320,7 +323,9 @@ def main(
 def scan(
     inputs: Annotated[
         list[str],
-        typer.Argument(help="Files, folders, or - for stdin (JSONL, CSV, RSS/Atom, pages)."),
+        typer.Argument(
+            metavar="INPUT...", help="Files, folders, or - for stdin (JSONL, CSV, RSS/Atom, pages)."
+        ),
     ],
     fmt: FormatOption = OutputFormat.table,
     out: OutputOption = None,
@@ -333,14 +338,16 @@ def scan(
     ] = OnError.skip,
     jobs: Annotated[
         int,
-        typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 = one per core, 1 = none."),
+        typer.Option(
+            "--jobs", "-j", min=0, metavar="N", help="Processes to use; 0 = one per core, 1 = none."
+        ),
     ] = 0,
     engine: Annotated[
         Engine,
         typer.Option("--engine", help="Run here, or on Spark (pip install 'dedupe\\[spark]')."),
     ] = Engine.local,
     master: Annotated[
-        str, typer.Option("--master", help="The Spark master, with --engine spark.")
+        str, typer.Option("--master", metavar="URL", help="The Spark master, with --engine spark.")
     ] = "local[2]",
     window: WindowOption = None,
     limit: Annotated[
@@ -383,6 +390,7 @@ IndexOption = Annotated[
     typer.Option(
         "--index",
         "-i",
+        metavar="PATH|URL",
         help="A SQLite file or a redis:// URL (created only by --add).",
         show_default=False,
     ),
@@ -405,10 +413,17 @@ def opened(
 
 @app.command()
 def check(
-    drafts: Annotated[list[str], typer.Argument(help="The draft(s): files, or - for stdin.")],
+    drafts: Annotated[
+        list[str], typer.Argument(metavar="DRAFT...", help="The draft(s): files, or - for stdin.")
+    ],
     against: Annotated[
         list[str] | None,
-        typer.Option("--against", "-a", help="What was already published: files or folders."),
+        typer.Option(
+            "--against",
+            "-a",
+            metavar="PATH",
+            help="What was already published: files or folders (repeat for more).",
+        ),
     ] = None,
     index: IndexOption = None,
     add: Annotated[
@@ -452,13 +467,21 @@ index_app = typer.Typer(
 )
 app.add_typer(index_app, name="index")
 RequiredIndex = Annotated[
-    str, typer.Option("--index", "-i", help="A SQLite file or a redis:// URL.", show_default=False)
+    str,
+    typer.Option(
+        "--index",
+        "-i",
+        metavar="PATH|URL",
+        help="A SQLite file or a redis:// URL.",
+        show_default=False,
+    ),
 ]
 NewOrOldIndex = Annotated[
     str,
     typer.Option(
         "--index",
         "-i",
+        metavar="PATH|URL",
         help="A SQLite file or a redis:// URL, created if missing.",
         show_default=False,
     ),
@@ -469,7 +492,9 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 @index_app.command("add")
 def index_add(
-    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.")],
+    inputs: Annotated[
+        list[str], typer.Argument(metavar="INPUT...", help="Files, folders, or - for stdin.")
+    ],
     index: NewOrOldIndex,
     input_format: InputFormatOption = None,
     on_error: Annotated[
@@ -526,7 +551,9 @@ def index_stats(index: RequiredIndex, fmt: FormatOption = OutputFormat.table) ->
 
 @index_app.command("remove")
 def index_remove(
-    ids: Annotated[list[str], typer.Argument(help="Ids of the stories to forget.")],
+    ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids of the stories to forget.")
+    ],
     index: RequiredIndex,
 ) -> None:
     """Forget stories by id."""
@@ -538,7 +565,9 @@ def index_remove(
 @index_app.command("prune")
 def index_prune(
     index: RequiredIndex,
-    older_than: Annotated[str, typer.Option("--older-than", help="An age such as 30d, 12h or 2w.")],
+    older_than: Annotated[
+        str, typer.Option("--older-than", metavar="AGE", help="An age such as 30d, 12h or 2w.")
+    ],
 ) -> None:
     """Forget the stories published (else added) longer ago than an age."""
     match = _DURATION.match(older_than)

@@ -7,6 +7,7 @@ import errno
 import io
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -498,3 +499,25 @@ def test_no_story_to_check_against_is_an_error_and_an_empty_scan_a_warning(tmp_p
 def test_help_names_the_spark_extra_whole():
     result = invoke("scan", "--help")
     assert "dedupe[spark]" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (
+            ["scan"],
+            [r"--output\s+-o\s+FILE ", r"--jobs\s+-j\s+N ", r"--master\s+URL ", r"--limit\s+N "],
+        ),
+        (["check"], [r"--against\s+-a\s+PATH ", r"--index\s+-i\s+PATH\|URL "]),
+        (["index", "add"], [r"--index\s+-i\s+PATH\|URL "]),
+        (["index", "stats"], [r"--index\s+-i\s+PATH\|URL "]),
+        (["index", "remove"], [r"\{ID\.\.\.\}"]),
+        (["index", "prune"], [r"--older-than\s+AGE "]),
+    ],
+)
+def test_help_says_what_each_option_takes(command, shown):
+    result = CliRunner().invoke(cli.app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "<int range>" not in result.stdout
+    for pattern in shown:
+        assert re.search(pattern, result.stdout), pattern
