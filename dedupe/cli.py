@@ -45,7 +45,7 @@ from dedupe import __version__
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
 from dedupe.ingest import InputError, read
-from dedupe.report import printable, write_report, write_verdicts
+from dedupe.report import TABLE_LIMIT, printable, write_report, write_verdicts
 from dedupe.settings import Settings
 from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
@@ -108,7 +108,10 @@ FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="How to write the result.")
 ]
 OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the result to this file, not stdout.")
+    Path | None,
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write the result to this file, not stdout."
+    ),
 ]
 InputFormatOption = Annotated[
     InputFormat | None,
@@ -125,6 +128,15 @@ WindowOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def windowed(window: float | None) -> Settings:
+    """The settings of ``--window``. A value that click lets through but ``Settings`` refuses
+    (``nan``) ends the command with exit 2 and the rule it broke, not an internal error."""
+    try:
+        return Settings(window_days=window)
+    except ValueError as error:
+        raise fail(f"--window: {error}") from None
 
 
 def say(message: str) -> None:
@@ -316,7 +328,9 @@ def main(
 def scan(
     inputs: Annotated[
         list[str],
-        typer.Argument(help="Files, folders, or - for stdin (JSONL, CSV, RSS/Atom, pages)."),
+        typer.Argument(
+            metavar="INPUT...", help="Files, folders, or - for stdin (JSONL, CSV, RSS/Atom, pages)."
+        ),
     ],
     fmt: FormatOption = OutputFormat.table,
     out: OutputOption = None,
@@ -329,20 +343,32 @@ def scan(
     ] = OnError.skip,
     jobs: Annotated[
         int,
-        typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 = one per core, 1 = none."),
+        typer.Option(
+            "--jobs", "-j", min=0, metavar="N", help="Processes to use; 0 = one per core, 1 = none."
+        ),
     ] = 0,
     engine: Annotated[
         Engine,
         typer.Option("--engine", help="Run here, or on Spark (pip install 'dedupe\\[spark]')."),
     ] = Engine.local,
     master: Annotated[
-        str, typer.Option("--master", help="The Spark master, with --engine spark.")
+        str, typer.Option("--master", metavar="URL", help="The Spark master, with --engine spark.")
     ] = "local[2]",
     window: WindowOption = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            min=0,
+            metavar="N",
+            help="How many groups and topics the table shows, largest first; 0 shows all "
+            "(json, jsonl and csv always hold all).",
+        ),
+    ] = TABLE_LIMIT,
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
     writable(out)
-    settings = Settings(window_days=window)
+    settings = windowed(window)
     if engine is Engine.spark:
         try:
             from dedupe.engines.spark import scan_stories
@@ -361,7 +387,7 @@ def scan(
     if not report.stories:
         say("warning: no story in " + ", ".join(inputs))
     with output(out) as stream:
-        write_report(report, fmt.value, stream)
+        write_report(report, fmt.value, stream, limit=limit)
 
 
 IndexOption = Annotated[
@@ -369,6 +395,7 @@ IndexOption = Annotated[
     typer.Option(
         "--index",
         "-i",
+        metavar="PATH|URL",
         help="A SQLite file or a redis:// URL (created only by --add).",
         show_default=False,
     ),
@@ -391,10 +418,17 @@ def opened(
 
 @app.command()
 def check(
-    drafts: Annotated[list[str], typer.Argument(help="The draft(s): files, or - for stdin.")],
+    drafts: Annotated[
+        list[str], typer.Argument(metavar="DRAFT...", help="The draft(s): files, or - for stdin.")
+    ],
     against: Annotated[
         list[str] | None,
-        typer.Option("--against", "-a", help="What was already published: files or folders."),
+        typer.Option(
+            "--against",
+            "-a",
+            metavar="PATH",
+            help="What was already published: files or folders (repeat for more).",
+        ),
     ] = None,
     index: IndexOption = None,
     add: Annotated[
@@ -411,10 +445,11 @@ def check(
     if add and index is None:
         raise fail("--add needs --index: there is nothing to add the draft to")
     writable(out)
+    settings = windowed(window)
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
-    with opened(index, Settings(window_days=window), create=add) as detector:
+    with opened(index, settings, create=add) as detector:
         if against is not None:
             refused: list[UnstorableStory] = []
             with reading(against, None, OnError.skip) as corpus:
@@ -428,7 +463,7 @@ def check(
         else:
             verdicts = [detector.check(story) for story in stories]
     with output(out) as stream:
-        write_verdicts(verdicts, fmt.value, stream)
+        write_verdicts(verdicts, fmt.value, stream, drafts=stories)
     raise typer.Exit(EXIT_PUBLISHED if any(v.is_duplicate for v in verdicts) else EXIT_NEW)
 
 
@@ -437,13 +472,21 @@ index_app = typer.Typer(
 )
 app.add_typer(index_app, name="index")
 RequiredIndex = Annotated[
-    str, typer.Option("--index", "-i", help="A SQLite file or a redis:// URL.", show_default=False)
+    str,
+    typer.Option(
+        "--index",
+        "-i",
+        metavar="PATH|URL",
+        help="A SQLite file or a redis:// URL.",
+        show_default=False,
+    ),
 ]
 NewOrOldIndex = Annotated[
     str,
     typer.Option(
         "--index",
         "-i",
+        metavar="PATH|URL",
         help="A SQLite file or a redis:// URL, created if missing.",
         show_default=False,
     ),
@@ -454,7 +497,9 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 @index_app.command("add")
 def index_add(
-    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.")],
+    inputs: Annotated[
+        list[str], typer.Argument(metavar="INPUT...", help="Files, folders, or - for stdin.")
+    ],
     index: NewOrOldIndex,
     input_format: InputFormatOption = None,
     on_error: Annotated[
@@ -511,7 +556,9 @@ def index_stats(index: RequiredIndex, fmt: FormatOption = OutputFormat.table) ->
 
 @index_app.command("remove")
 def index_remove(
-    ids: Annotated[list[str], typer.Argument(help="Ids of the stories to forget.")],
+    ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids of the stories to forget.")
+    ],
     index: RequiredIndex,
 ) -> None:
     """Forget stories by id."""
@@ -523,7 +570,9 @@ def index_remove(
 @index_app.command("prune")
 def index_prune(
     index: RequiredIndex,
-    older_than: Annotated[str, typer.Option("--older-than", help="An age such as 30d, 12h or 2w.")],
+    older_than: Annotated[
+        str, typer.Option("--older-than", metavar="AGE", help="An age such as 30d, 12h or 2w.")
+    ],
 ) -> None:
     """Forget the stories published (else added) longer ago than an age."""
     match = _DURATION.match(older_than)

@@ -12,8 +12,10 @@
   (``=``, ``+``, ``-``, ``@``, a tab or a carriage return), as a story's id or title may, gets a
   leading ``'`` so that a spreadsheet shows it instead of running it: OWASP's advice against CSV
   injection. JSON keeps the text exact.
-- ``table`` is for a terminal: each group with its members' titles and the evidence of each pair,
-  then the topics, then a one-line summary. Story text is shown, never obeyed: control characters
+- ``table`` is for a terminal: a summary first (stories, groups by relation, stories in groups,
+  topics, the largest groups), then the largest groups, each member with its title and the
+  evidence of its pair on lines of their own, then the largest topics; ``limit`` of each (0: all),
+  as wide as the terminal or ``COLUMNS``. Story text is shown, never obeyed: control characters
   a terminal would act on are shown as ``\\xNN`` escapes, and rich markup in it stays literal.
 
 Verdicts of ``dedupe check`` use the same formats: ``json`` is always
@@ -27,18 +29,19 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any, TextIO
 
-from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.console import Group as Stack
-from rich.panel import Panel
-from rich.table import Table
+from rich.padding import Padding
 from rich.text import Text
 
-from .story import Evidence, Group, Pair, Report, Verdict
+from .story import Evidence, Group, Pair, Report, Story, Topic, Verdict
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -60,9 +63,19 @@ VERDICT_COLUMNS = (
 _CSV_LINE_END = "\n"
 # Shared passages in one CSV cell: a newline inside a cell is valid CSV but breaks line-based tools.
 _PASSAGE_SEPARATOR = " | "
-_EVIDENCE_COLUMNS = ("title sim.", "contain.", "jaccard")
-# Piped or redirected tables keep a fixed, readable width instead of rich's 80-column fallback.
+# Piped or redirected tables without ``COLUMNS`` keep a fixed, readable width instead of rich's
+# 80-column fallback; below ``_MIN_WIDTH`` an indented title has no room left.
 _PIPED_WIDTH = 120
+_MIN_WIDTH = 40
+# The table's default: two screens of groups and topics, not a 30,000-line scroll of a 20k scan.
+TABLE_LIMIT = 20
+_LARGEST_IN_SUMMARY = 5
+# Members and topic stories listed under each (all of them with ``limit`` 0): one boilerplate
+# group of a thousand copies must not fill the screen alone.
+_MEMBERS_SHOWN = 10
+# Characters of a shared passage in the table: two lines at 80 columns; the formats for programs
+# keep it whole.
+_PASSAGE_SHOWN = 140
 # What a terminal acts on instead of showing: C0 controls, DEL and C1 (U+009B alone starts a
 # control sequence). In a story's text they could clear the screen, retitle the window or hide
 # lines; rich strips only a few of them (BEL, CR, ...), never ESC.
@@ -71,14 +84,20 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_report(report: Report, fmt: str, out: TextIO) -> None:
-    """Write ``report`` to ``out`` in ``fmt``, one of ``FORMATS``."""
-    _writer(_REPORT_WRITERS, fmt)(report, out)
+def write_report(report: Report, fmt: str, out: TextIO, *, limit: int = TABLE_LIMIT) -> None:
+    """Write ``report`` to ``out`` in ``fmt``, one of ``FORMATS``. ``limit`` is how many groups
+    and topics the table shows, largest first (0: all); the formats for programs hold them all."""
+    writers = {**_REPORT_WRITERS, "table": partial(_report_table, limit=limit)}
+    _writer(writers, fmt)(report, out)
 
 
-def write_verdicts(verdicts: Sequence[Verdict], fmt: str, out: TextIO) -> None:
-    """Write the verdicts of ``dedupe check`` to ``out`` in ``fmt``, one of ``FORMATS``."""
-    _writer(_VERDICT_WRITERS, fmt)(verdicts, out)
+def write_verdicts(
+    verdicts: Sequence[Verdict], fmt: str, out: TextIO, *, drafts: Sequence[Story] = ()
+) -> None:
+    """Write the verdicts of ``dedupe check`` to ``out`` in ``fmt``, one of ``FORMATS``.
+    ``drafts``, the stories checked, let the table name each by its title and file."""
+    writers = {**_VERDICT_WRITERS, "table": partial(_verdicts_table, drafts=drafts)}
+    _writer(writers, fmt)(verdicts, out)
 
 
 def printable(text: str, keep: str = "\t\n") -> str:
@@ -100,14 +119,21 @@ def _writer(writers: dict[str, Callable[[Any, TextIO], None]], fmt: str) -> Call
 
 
 def _write_json(record: dict[str, Any], out: TextIO) -> None:
-    json.dump(record, out, indent=2, ensure_ascii=False)
+    # Serialized whole before the first write: a refused NaN (below) leaves nothing half written.
+    out.write(_json(record, indent=2))
     out.write("\n")
 
 
 def _write_lines(records: Iterable[dict[str, Any]], out: TextIO) -> None:
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False))
+        out.write(_json(record))
         out.write("\n")
+
+
+def _json(record: dict[str, Any], indent: int | None = None) -> str:
+    """``record`` as JSON, refusing NaN and infinity: Python would write them as ``NaN``, which
+    is no JSON, and every strict reader (browsers, jq, Go) fails on the whole report."""
+    return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def _report_json(report: Report, out: TextIO) -> None:
@@ -226,132 +252,204 @@ class _Console(Console):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
-def _console(out: TextIO) -> Console:
-    """A console on ``out`` that colours a terminal and writes plain text anywhere else."""
+def _printer(out: TextIO) -> Callable[..., None]:
+    """Print to ``out``: in colour as wide as a terminal, or as plain text anywhere else, as wide
+    as ``COLUMNS`` says (rich would take 80) and without the spaces rich pads each line with."""
     terminal = out.isatty()
-    return _Console(
+    console = _Console(
         file=out,
-        width=None if terminal else _PIPED_WIDTH,
+        width=None if terminal else _piped_width(),
         color_system="auto" if terminal else None,
         highlight=False,
         emoji=False,
     )
+    if terminal:
+        return console.print
+
+    def print_plain(renderable: RenderableType = "") -> None:
+        with console.capture() as captured:
+            console.print(renderable)
+        out.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+    return print_plain
 
 
-def _report_table(report: Report, out: TextIO) -> None:
-    console = _console(out)
+def _piped_width() -> int:
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= _MIN_WIDTH else _PIPED_WIDTH
+
+
+def _report_table(report: Report, out: TextIO, limit: int = TABLE_LIMIT) -> None:
+    """The summary, then the largest groups and topics, at most ``limit`` of each (0: all)."""
+    show = _printer(out)
+    groups = sorted(report.groups, key=lambda group: -len(group.members))
+    topics = sorted(report.topics, key=lambda topic: -len(topic.members))
+    show(_summary(report, groups))
+    shown_groups, shown_topics = _first(groups, limit), _first(topics, limit)
     pairs_of = _pairs_by_group(report)
-    for group in report.groups:
-        console.print(_group_panel(group, pairs_of[group.id], report.titles))
-    if report.topics:
-        console.print(_topics_table(report))
-    grouped = sum(len(group.members) for group in report.groups)
-    summary = (
-        f"{_count(report.stories, 'story', 'stories')}, "
-        f"{_count(len(report.groups), 'group', 'groups')} ({_count(grouped, 'story', 'stories')}), "
-        f"{_count(len(report.topics), 'topic', 'topics')}"
-    )
-    console.print(Text(summary))
-
-
-def _group_panel(group: Group, pairs: Sequence[Pair], titles: dict[str, str]) -> Panel:
-    members = Table(box=box.SIMPLE_HEAD, expand=True)
-    members.add_column("story", no_wrap=True)
-    members.add_column("relation", no_wrap=True)
-    members.add_column("score", justify="right", no_wrap=True)
-    members.add_column("title", ratio=1)
-    for member in group.members:
-        members.add_row(
-            _text(member.id, style="bold" if member.id == group.canonical else ""),
-            member.relation,
-            _score(member.score),
-            _text(titles.get(member.id, "")),
+    if shown_groups:
+        show(_heading("Groups", len(shown_groups), len(groups)))
+    for group in shown_groups:
+        show(_group_lines(group, pairs_of[group.id], report.titles, limit))
+    if shown_topics:
+        show(_heading("Topics", len(shown_topics), len(topics)))
+    canonical_of = {group.canonical: group for group in report.groups}
+    for topic in shown_topics:
+        show(_topic_lines(topic, report.titles, canonical_of, limit))
+    hidden = [
+        _count(len(items) - len(shown), f"more {one}", f"more {many}")
+        for items, shown, one, many in (
+            (groups, shown_groups, "group", "groups"),
+            (topics, shown_topics, "topic", "topics"),
         )
-    heading = _text(
-        f"{group.id}  {group.relation}, {_count(len(group.members), 'story', 'stories')}, "
-        f"canonical {group.canonical}"
-    )
-    body = Stack(members, _evidence_table(pairs)) if pairs else members
-    return Panel(body, title=heading, title_align="left")
+        if len(items) > len(shown)
+    ]
+    if hidden:
+        show(Text(f"… {' and '.join(hidden)}: --limit 0 shows all"))
 
 
-def _topics_table(report: Report) -> Table:
-    """Topics with their stories' titles; a canonical says which group it stands for."""
-    group_of_canonical = {group.canonical: group for group in report.groups}
-    table = Table(title="Topics", title_justify="left", expand=True)
-    table.add_column("topic", no_wrap=True)
-    table.add_column("label")
-    table.add_column("stories", justify="right", no_wrap=True)
-    table.add_column("titles", ratio=1)
-    for topic in report.topics:
-        lines = []
-        for story_id in topic.members:
-            line = f"{story_id}  {report.titles.get(story_id, '')}".rstrip()
-            group = group_of_canonical.get(story_id)
-            if group is not None:
-                line += f"  ({group.id}, {_count(len(group.members), 'story', 'stories')})"
-            lines.append(line)
-        titles = _text("\n".join(lines))
-        table.add_row(topic.id, _text(topic.label), str(len(topic.members)), titles)
-    return table
+def _first(items: Sequence[Any], limit: int) -> Sequence[Any]:
+    return items if limit == 0 else items[:limit]
 
 
-def _evidence_table(pairs: Sequence[Pair]) -> Table:
-    table = Table(title="evidence", title_justify="left", box=None, expand=True)
-    table.add_column("pair", no_wrap=True)
-    table.add_column("relation", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    for name in _EVIDENCE_COLUMNS:
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("shared passage", ratio=1)
+def _summary(report: Report, groups: Sequence[Group]) -> Text:
+    """What the scan found, in a few lines: whatever follows is detail."""
+    read = _count(report.stories, "story", "stories")
+    if report.folded:
+        read += f" ({_count(report.folded, 'repeated record', 'repeated records')} folded in)"
+    lines = [("read", read)]
+    grouped = sum(len(group.members) for group in groups)
+    by_relation = Counter(group.relation for group in groups)
+    kinds = ", ".join(f"{n:,} {relation}" for relation, n in sorted(by_relation.items()))
+    lines.append(("groups", f"{len(groups):,}" + (f" ({kinds})" if kinds else "")))
+    lines.append(("in groups", _count(grouped, "story", "stories")))
+    lines.append(("topics", f"{len(report.topics):,}"))
+    if groups:
+        first, *rest = groups[:_LARGEST_IN_SUMMARY]
+        largest = [f"{first.id} ({_count(len(first.members), 'story', 'stories')})"]
+        largest += [f"{group.id} ({len(group.members):,})" for group in rest]
+        lines.append(("largest", ", ".join(largest)))
+    summary = Text()
+    for label, value in lines:
+        summary.append(f"{label:<11}", style="bold").append(value + "\n")
+    return summary
+
+
+def _heading(name: str, shown: int, total: int) -> Text:
+    more = f" ({shown:,} of {total:,} shown)" if shown < total else ""
+    return Text(f"{name}, largest first{more}", style="bold underline")
+
+
+def _group_lines(group: Group, pairs: Sequence[Pair], titles: dict[str, str], limit: int) -> Stack:
+    """A group: each member's id, relation and score, then, indented under it, its title and the
+    evidence of its pair. Evidence on lines of its own stays legible at 80 columns, where
+    columns of figures beside a title shrank to ``sc… 0.…``."""
+    lines: list[Any] = [
+        _text(
+            f"{group.id}  {group.relation}, {_count(len(group.members), 'story', 'stories')}, "
+            f"canonical {group.canonical}",
+            style="bold",
+        )
+    ]
+    pairs_of: dict[str, list[Pair]] = {}
     for pair in pairs:
-        table.add_row(
-            _text(f"{pair.a} -> {pair.b}"),
-            pair.relation,
-            _score(pair.score),
-            *_evidence(pair.evidence),
-        )
-    return table
+        pairs_of.setdefault(pair.a, []).append(pair)
+        pairs_of.setdefault(pair.b, []).append(pair)
+    members = _first(group.members, _MEMBERS_SHOWN if limit else 0)
+    for member in members:
+        line = _text(f"  {member.id}  {member.relation}")
+        if member.score is not None:
+            line.append(f" {member.score:.2f}")
+        own = pairs_of.get(member.id, [])
+        pair = None if member.id == group.canonical else _pair_of(group.canonical, own)
+        other = None if pair is None else pair.a if pair.b == member.id else pair.b
+        if other is not None and other != group.canonical:
+            line.append_text(_text(f" (with {other})"))
+        lines.append(line)
+        detail = [_text(titles.get(member.id, ""))]
+        if pair is not None:
+            detail.append(_evidence_line(pair.evidence))
+        lines.append(Padding(Stack(*detail), (0, 0, 0, 6)))
+    if len(members) < len(group.members):
+        lines.append(_more(len(group.members) - len(members), indent="  "))
+    return Stack(*lines, Text(""))
 
 
-def _evidence(evidence: Evidence) -> tuple[str, str, str, Text]:
-    """The evidence's measures, and its first shared passage: one is enough to see why."""
-    shared = _text(f'"{evidence.shared[0]}"') if evidence.shared else Text("")
-    return (
-        f"{evidence.title_similarity:.0f}",
-        f"{evidence.containment:.2f}",
-        f"{evidence.jaccard:.2f}",
-        shared,
-    )
+def _pair_of(canonical: str, own: Sequence[Pair]) -> Pair | None:
+    """Of a member's ``own`` pairs, the one its relation and score come from: the one with the
+    canonical, else its strongest (as the group stage chose them); None for an exact copy folded
+    into another."""
+    with_canonical = [pair for pair in own if canonical in (pair.a, pair.b)]
+    if with_canonical:
+        return with_canonical[0]
+    return max(own, key=lambda pair: (pair.score, pair.a, pair.b), default=None)
 
 
-def _verdicts_table(verdicts: Sequence[Verdict], out: TextIO) -> None:
-    console = _console(out)
+def _evidence_line(evidence: Evidence) -> Text:
+    """The measures in words, then the first shared passage: one is enough to see why."""
+    measures = [
+        f"title {evidence.title_similarity:.0f}",
+        f"containment {evidence.containment:.2f}",
+        f"jaccard {evidence.jaccard:.2f}",
+    ]
+    if evidence.days_apart is not None:
+        measures.append(f"{evidence.days_apart:.1f} days apart")
+    line = Text(", ".join(measures), style="dim")
+    if evidence.shared:
+        line.append(": ", style="dim").append_text(_text(f'"{_shortened(evidence.shared[0])}"'))
+    return line
+
+
+def _shortened(passage: str) -> str:
+    """A passage cut at a word to a few lines: an exact copy shares its whole text."""
+    if len(passage) <= _PASSAGE_SHOWN:
+        return passage
+    return passage[: _PASSAGE_SHOWN + 1].rsplit(" ", 1)[0] + " …"
+
+
+def _topic_lines(
+    topic: Topic, titles: dict[str, str], canonical_of: dict[str, Group], limit: int
+) -> Stack:
+    """A topic: its label and size, then its stories' titles; a canonical says which group it
+    stands for."""
+    heading = _text(f"{topic.id}  {topic.label}")
+    heading.append(f"  ({_count(len(topic.members), 'story', 'stories')})")
+    heading.stylize("bold")
+    members = _first(topic.members, _MEMBERS_SHOWN if limit else 0)
+    lines = []
+    for story_id in members:
+        line = f"{story_id}  {titles.get(story_id, '')}".rstrip()
+        group = canonical_of.get(story_id)
+        if group is not None:
+            line += f"  ({group.id}, {_count(len(group.members), 'story', 'stories')})"
+        lines.append(_text(line))
+    if len(members) < len(topic.members):
+        lines.append(_more(len(topic.members) - len(members)))
+    return Stack(heading, Padding(Stack(*lines), (0, 0, 0, 2)), Text(""))
+
+
+def _verdicts_table(verdicts: Sequence[Verdict], out: TextIO, drafts: Sequence[Story] = ()) -> None:
+    """Each draft by its title and where it was read, its verdict, and the stories it copies
+    with the evidence under each."""
+    show = _printer(out)
+    draft_of = {draft.id: draft for draft in drafts}
     for verdict in verdicts:
-        line = _text(verdict.story_id + "  ")
+        draft = draft_of.get(verdict.story_id)
+        line = _text(draft.title if draft is not None and draft.title else verdict.story_id)
+        line.append("  ")
         if verdict.is_duplicate:
             line.append("ALREADY PUBLISHED", style="bold red")
         else:
             line.append("NEW", style="bold green")
-        console.print(line)
-        if not verdict.matches:
-            continue
-        table = Table(box=box.SIMPLE_HEAD, expand=True)
-        table.add_column("match", no_wrap=True)
-        table.add_column("relation", no_wrap=True)
-        table.add_column("score", justify="right", no_wrap=True)
-        for name in _EVIDENCE_COLUMNS:
-            table.add_column(name, justify="right", no_wrap=True)
-        table.add_column("title / shared passage", ratio=1)
+        where = [verdict.story_id]
+        if draft is not None and draft.origin:
+            where.insert(0, draft.origin)
+        lines: list[Any] = [line, Padding(_text(", ".join(where), style="dim"), (0, 0, 0, 2))]
         for match in verdict.matches:
-            *measures, shared = _evidence(match.evidence)
-            detail = _text(match.title)
-            if shared:
-                detail.append("\n").append_text(shared)
-            table.add_row(
-                _text(match.story_id), match.relation, _score(match.score), *measures, detail
-            )
-        console.print(table)
+            heading = _text(f"  {match.story_id}  {match.relation} {match.score:.2f}")
+            detail = Stack(_text(match.title), _evidence_line(match.evidence))
+            lines += [heading, Padding(detail, (0, 0, 0, 6))]
+        show(Stack(*lines, Text("")))
 
 
 def _text(story_text: str, style: str = "") -> Text:
@@ -360,8 +458,8 @@ def _text(story_text: str, style: str = "") -> Text:
     return Text(printable(story_text), style=style)
 
 
-def _score(score: float | None) -> str:
-    return "" if score is None else f"{score:.2f}"
+def _more(hidden: int, indent: str = "") -> Text:
+    return Text(f"{indent}… {_count(hidden, 'more story', 'more stories')} (--limit 0 shows all)")
 
 
 def _count(number: int, one: str, many: str) -> str:

@@ -6,7 +6,9 @@ copies, SemEval, UCI); see ``benchmarks/RESULTS.md``. None was fitted to a singl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import numbers
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +88,78 @@ class Settings:
     topic_block_size: int = 2000
     topic_min_size: int = 2
     topic_label_terms: int = 3
+
+    def __post_init__(self) -> None:
+        """Refuse a value no stage can use, here and by name: otherwise it fails deep inside a
+        stage (``text_bands=40`` in a numpy reshape) or quietly finds nothing."""
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "window_days" and value is None:
+                continue
+            low, high, allowed = _RANGES[field.name]
+            kind = bool if field.type == "bool" else int if field.type == "int" else float
+            if not _is(value, kind) or (kind is not bool and not low <= value <= high):
+                raise ValueError(f"Settings.{field.name} must be {allowed}, not {value!r}")
+        for channel in ("text", "lead", "title"):
+            bands, rows = getattr(self, f"{channel}_bands"), getattr(self, f"{channel}_rows")
+            if bands * rows > self.num_perm:
+                raise ValueError(
+                    f"Settings.{channel}_bands x {channel}_rows must be at most num_perm "
+                    f"({self.num_perm}): each band reads its own rows of the signature, "
+                    f"not {bands} x {rows} = {bands * rows}"
+                )
+
+
+def _is(value: object, kind: type) -> bool:
+    """Whether ``value`` is of ``kind``: a bool is not a number here (``True`` would read as 1),
+    an int is a float, as in a type hint, and numpy's numbers count as numbers."""
+    if kind is bool or isinstance(value, bool):
+        return isinstance(value, bool) and kind is bool
+    return isinstance(value, numbers.Integral if kind is int else numbers.Real)
+
+
+_COUNT = (1, math.inf, "a whole number of at least 1")
+_LIMIT = (0, math.inf, "a whole number of at least 0 (0 turns it off)")
+_SHARE = (0, 1, "a number from 0 to 1")
+_PERCENT = (0, 100, "a number from 0 to 100 (rapidfuzz's scale)")
+_DAYS = (0, math.inf, "a number of days of at least 0")
+# Inclusive bounds of every field and what to tell a user who set it outside them. NaN is outside
+# every range: a comparison with it is always false.
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "shingle_size": _COUNT,
+    "max_tokens": _COUNT,
+    "lead_tokens": _COUNT,
+    "num_perm": _COUNT,
+    # numpy's RandomState takes 32-bit seeds.
+    "seed": (0, 2**32 - 1, "a whole number from 0 to 2**32 - 1"),
+    "text_bands": _COUNT,
+    "text_rows": _COUNT,
+    "lead_bands": _COUNT,
+    "lead_rows": _COUNT,
+    "title_bands": _COUNT,
+    "title_rows": _COUNT,
+    "max_bucket": _COUNT,
+    "near_duplicate_jaccard": _SHARE,
+    "syndicated_containment": _SHARE,
+    "syndicated_jaccard": _SHARE,
+    "teaser_max_ratio": _SHARE,
+    "teaser_max_tokens": _LIMIT,
+    "teaser_lead_containment": _SHARE,
+    "title_similarity": _PERCENT,
+    "number_agreement": _SHARE,
+    "name_agreement": _SHARE,
+    "window_days": (0, math.inf, "None (no window) or a number of days of at least 0"),
+    "notice_tokens": _LIMIT,
+    "notice_window_days": _DAYS,
+    "short_story_tokens": _LIMIT,
+    "short_story_title_similarity": _PERCENT,
+    "shared_passages": _LIMIT,
+    "shared_min_tokens": _COUNT,
+    "topics": (0, 1, "True or False"),
+    # Cosine distance runs from 0 (the same words) to 2; TF-IDF weights, never negative, keep it
+    # within 1, where anything above merges every story into one topic.
+    "topic_distance": (0, 2, "a cosine distance from 0 to 2"),
+    "topic_block_size": _COUNT,
+    "topic_min_size": _COUNT,
+    "topic_label_terms": _COUNT,
+}

@@ -246,7 +246,7 @@ class Verdict:
 
     def to_json(self) -> str:
         """The verdict as one JSON object, as ``dedupe check --format json`` writes it."""
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,4 +277,4 @@ class Report:
 
     def to_json(self) -> str:
         """The report as one JSON object, as ``dedupe scan --format json`` writes it."""
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)

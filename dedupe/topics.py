@@ -68,8 +68,6 @@ def cluster_topics(
     ids = [story_id for story_id, _ in ordered]
     if len(set(ids)) != len(ids):
         raise ValueError("cluster_topics: story ids must be unique")
-    if settings.topic_block_size < 1:
-        raise ValueError(f"topic_block_size must be at least 1, not {settings.topic_block_size}")
     if not any(tokens for _, tokens in ordered):
         return ()  # the vectorizer refuses an empty vocabulary
     counts, vocabulary = _content_counts([tokens for _, tokens in ordered])

@@ -7,6 +7,7 @@ import errno
 import io
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -67,7 +68,27 @@ def test_default_table_names_the_stories():
     result = run("scan", "seeds/feed-page.txt")
     assert result.returncode == 0
     assert "Employers facing a choice" in result.stdout and "teaser" in result.stdout
-    assert "10 stories, 2 groups" in result.stdout
+    assert result.stdout.startswith("read       10 stories\ngroups     2 (2 syndicated)\n")
+
+
+def test_limit_cuts_the_table_and_says_how_to_see_all():
+    result = invoke("scan", "seeds/feed-page.txt", "--limit", "1")
+    assert result.exit_code == 0
+    assert result.stdout.count(", canonical ") == 1
+    assert result.stdout.rstrip().endswith("… 1 more group and 2 more topics: --limit 0 shows all")
+    everything = invoke("scan", "seeds/feed-page.txt", "--limit", "0")
+    assert everything.stdout.count(", canonical ") == 2 and "--limit 0" not in everything.stdout
+    assert invoke("scan", "seeds/feed-page.txt", "--limit", "-1").exit_code == 2
+
+
+def test_check_names_the_draft_by_its_title_and_file(tmp_path):
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR_TEASER])
+    result = invoke("check", draft, "--against", "seeds/feed-page.txt")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[:2] == [
+        f"{HARBOUR_TEASER.title}  NEW",
+        f"  {draft}:1, {HARBOUR_TEASER.id}",
+    ]
 
 
 def test_csv_jsonl_and_output_file(tmp_path):
@@ -235,6 +256,17 @@ def invoke(*args: str):
     return CliRunner().invoke(cli.app, list(args))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["scan"], ["check", "--against", "seeds/feed-page.txt"]],
+)
+def test_a_window_the_settings_refuse_is_a_usage_error(args):
+    result = invoke(*args, "seeds/feed-page.txt", "--window", "nan")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "dedupe: error: --window: Settings.window_days must be None (no window)" in result.stderr
+    assert "internal error" not in result.stderr
+
+
 def test_messages_show_control_characters_instead_of_sending_them(tmp_path):
     name = str(tmp_path / "feed\x1b]0;pwned\x07\x9b2J.jsonl")
     result = invoke("scan", name)
@@ -289,7 +321,7 @@ def test_the_output_file_is_replaced_whole_or_left_as_it_was(tmp_path, monkeypat
     old.write_text("the old report\n", encoding="utf-8")
     old.chmod(0o640)
 
-    def full_disk(report, fmt, out):
+    def full_disk(report, fmt, out, **options):
         out.write("id,title\n" * 1000)
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -467,3 +499,25 @@ def test_no_story_to_check_against_is_an_error_and_an_empty_scan_a_warning(tmp_p
 def test_help_names_the_spark_extra_whole():
     result = invoke("scan", "--help")
     assert "dedupe[spark]" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (
+            ["scan"],
+            [r"--output\s+-o\s+FILE ", r"--jobs\s+-j\s+N ", r"--master\s+URL ", r"--limit\s+N "],
+        ),
+        (["check"], [r"--against\s+-a\s+PATH ", r"--index\s+-i\s+PATH\|URL "]),
+        (["index", "add"], [r"--index\s+-i\s+PATH\|URL "]),
+        (["index", "stats"], [r"--index\s+-i\s+PATH\|URL "]),
+        (["index", "remove"], [r"\{ID\.\.\.\}"]),
+        (["index", "prune"], [r"--older-than\s+AGE "]),
+    ],
+)
+def test_help_says_what_each_option_takes(command, shown):
+    result = CliRunner().invoke(cli.app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "<int range>" not in result.stdout
+    for pattern in shown:
+        assert re.search(pattern, result.stdout), pattern

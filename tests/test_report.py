@@ -5,11 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
+from dedupe.detector import Detector
 from dedupe.report import FORMATS, printable, write_report, write_verdicts
-from dedupe.story import Evidence, Group, Match, Member, Pair, Report, Topic, Verdict
+from dedupe.settings import Settings
+from dedupe.story import Evidence, Group, Match, Member, Pair, Report, Story, Topic, Verdict
+from tests.conftest import articles
 
 TITLES = {
     "story-0": "10,000 foreigners are deported from Kazakhstan amid crackdown",
@@ -136,7 +140,13 @@ def test_table_shows_titles_groups_evidence_topics_and_a_summary() -> None:
     assert "0.83" in text and "0.59" in text and "from Kazakhstan since the beginning" in text
     assert "ukraine labor italy" in text
     assert "[bold]foreigner[/bold]" in text  # titles are text, never rich markup
-    assert text.rstrip().endswith("10 stories, 2 groups (4 stories), 3 topics")
+    assert text.startswith(
+        "read       10 stories\n"
+        "groups     2 (2 syndicated)\n"
+        "in groups  4 stories\n"
+        "topics     3\n"
+        "largest    g1 (2 stories), g2 (2)\n"
+    )
 
 
 def test_table_is_plain_and_fits_a_sane_width_when_piped() -> None:
@@ -150,7 +160,10 @@ def test_empty_report_in_every_format() -> None:
     assert json.loads(render(report, "json"))["groups"] == []
     assert render(report, "jsonl") == ""
     assert render(report, "csv") == "id,title,group,relation,canonical,topic\n"
-    assert render(report, "table").strip() == "0 stories, 0 groups (0 stories), 0 topics"
+    assert (
+        render(report, "table").split()
+        == "read 0 stories groups 0 in groups 0 stories topics 0".split()
+    )
 
 
 def test_summary_speaks_singular() -> None:
@@ -161,7 +174,10 @@ def test_summary_speaks_singular() -> None:
         topics=(Topic("t1", "bank", ("a",)),),
         titles={"a": "A"},
     )
-    assert render(report, "table").rstrip().endswith("1 story, 1 group (1 story), 1 topic")
+    assert render(report, "table").startswith(
+        "read       1 story\ngroups     1 (1 duplicate)\nin groups  1 story\ntopics     1\n"
+        "largest    g1 (1 story)\n"
+    )
 
 
 def verdicts() -> list[Verdict]:
@@ -238,6 +254,14 @@ def test_table_shows_control_characters_and_markup_in_story_text_literally() -> 
     assert "\\x1b[31mdraft" in text and "\\x9b2J\\x0d" in text
 
 
+def test_the_table_shows_control_characters_in_ids_literally() -> None:
+    members = (Member("\x1b[2Ja", "original"), Member("b\x07", "exact", 1.0))
+    report = Report(2, (Group("g1", "duplicate", "\x1b[2Ja", members),), (), titles={})
+    text = render(report, "table")
+    assert not set(text) & {"\x1b", "\x07"}
+    assert "canonical \\x1b[2Ja" in text and "b\\x07  exact" in text
+
+
 def test_printable_keeps_what_it_is_told_and_all_other_text() -> None:
     text = "tab\there\nnew line \x00\x7f\x85 Straße 東京 \u200b"
     assert printable(text) == "tab\there\nnew line \\x00\\x7f\\x85 Straße 東京 \u200b"
@@ -281,3 +305,121 @@ def test_a_carriage_return_in_a_csv_cell_does_not_split_its_row() -> None:
     text = render_verdicts([Verdict("a\r\nb", (match,))], "csv")
     (row,) = list(csv.DictReader(io.StringIO(text, newline="")))
     assert (row["id"], row["match_title"]) == ("a\nb", "Old Mac\nline ends")
+
+
+@pytest.fixture(scope="module")
+def large_report() -> Report:
+    """A few hundred generated stories: articles with from one to six copies each, some exact,
+    some with a sentence added, so groups differ in size and every pair shares a passage."""
+    stories = []
+    for n, article in enumerate(articles(120, seed=12)):
+        stories.append(article)
+        for k in range(n % 6 if n < 60 else 0):
+            body = article.body if k % 2 else f"{article.body} Copy {k} ends here for good."
+            stories.append(Story(id=f"{article.id}-copy{k}", title=article.title, body=body))
+    return Detector(settings=Settings()).scan(stories)
+
+
+def group_headings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if re.match(r"g\d+  ", line)]
+
+
+def test_a_large_table_starts_with_its_summary_and_shows_the_largest_groups_first(
+    large_report: Report,
+) -> None:
+    assert len(large_report.groups) > 40 and large_report.stories > 250
+    text = render_table(large_report, limit=7)
+
+    grouped = sum(len(group.members) for group in large_report.groups)
+    assert text.startswith(
+        f"read       {large_report.stories} stories\ngroups     {len(large_report.groups)} ("
+    )
+    assert f"\nin groups  {grouped} stories\n" in text.split("\n\n")[0]
+    headings = group_headings(text)
+    sizes = [int(re.search(r", (\d+) stories,", line)[1]) for line in headings]
+    assert len(headings) == 7
+    assert sizes == sorted((len(g.members) for g in large_report.groups), reverse=True)[:7]
+    hidden_groups = len(large_report.groups) - 7
+    hidden_topics = len(large_report.topics) - 7
+    assert text.rstrip().endswith(
+        f"… {hidden_groups} more groups and {hidden_topics} more topics: --limit 0 shows all"
+    )
+
+
+def test_the_table_shows_every_group_with_limit_0_and_twenty_by_default(
+    large_report: Report,
+) -> None:
+    assert len(group_headings(render_table(large_report, limit=0))) == len(large_report.groups)
+    out = io.StringIO()
+    write_report(large_report, "table", out)
+    assert len(group_headings(out.getvalue())) == 20
+
+
+def test_the_formats_for_programs_keep_every_group_whatever_the_limit(large_report: Report) -> None:
+    out = io.StringIO()
+    write_report(large_report, "json", out, limit=1)
+    assert len(json.loads(out.getvalue())["groups"]) == len(large_report.groups)
+    out = io.StringIO()
+    write_report(large_report, "jsonl", out, limit=1)
+    assert len(out.getvalue().splitlines()) == len(large_report.groups)
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_the_table_follows_columns_and_keeps_the_shared_passage(
+    large_report: Report, columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    text = render_table(large_report, limit=5)
+
+    assert max(len(line) for line in text.splitlines()) <= columns
+    assert "sc…" not in text and "0.…" not in text
+    words = " ".join(text.split())
+    shown = {line.split()[0] for line in group_headings(text)}
+    canonicals = {group.canonical for group in large_report.groups if group.id in shown}
+    shown_pairs = [
+        pair
+        for pair in large_report.pairs
+        if {pair.a, pair.b} & canonicals and pair.evidence.shared
+    ]
+    assert shown_pairs
+    for pair in shown_pairs:
+        assert " ".join(pair.evidence.shared[0].split()[:8]) in words
+        assert f"containment {pair.evidence.containment:.2f}" in words
+
+
+def test_a_piped_table_is_120_columns_wide_without_columns(
+    large_report: Report, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    lines = render_table(large_report, limit=5).splitlines()
+    assert 80 < max(len(line) for line in lines) <= 120
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_a_large_group_lists_its_first_members_and_counts_the_rest() -> None:
+    members = (Member("m00", "original"),) + tuple(
+        Member(f"m{n:02d}", "exact", 1.0) for n in range(1, 25)
+    )
+    report = Report(stories=25, groups=(Group("g1", "duplicate", "m00", members),), pairs=())
+    assert "  … 15 more stories (--limit 0 shows all)" in render_table(report, limit=20)
+    assert "… 15 more" not in render_table(report, limit=0)
+
+
+def test_the_verdicts_table_names_each_draft_by_its_title_and_file() -> None:
+    drafts = [
+        Story(id="draft-1", title="Kazakhstan deports foreigners", origin="drafts.jsonl:1"),
+        Story(id="draft-2", title="Council opens a library", origin="drafts.jsonl:2"),
+    ]
+    out = io.StringIO()
+    write_verdicts(verdicts(), "table", out, drafts=drafts)
+    lines = out.getvalue().splitlines()
+
+    assert "Kazakhstan deports foreigners  ALREADY PUBLISHED" in lines
+    assert "Council opens a library  NEW" in lines
+    assert "  drafts.jsonl:1, draft-1" in lines and "  drafts.jsonl:2, draft-2" in lines
+
+
+def render_table(report: Report, limit: int) -> str:
+    out = io.StringIO()
+    write_report(report, "table", out, limit=limit)
+    return out.getvalue()

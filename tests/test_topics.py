@@ -200,11 +200,6 @@ def test_blocks_cover_every_row_once_and_respect_the_size() -> None:
     assert max(len(block) for block in blocks) <= 7
 
 
-def test_a_block_size_below_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="topic_block_size"):
-        cluster_topics(corpus(), dataclasses.replace(Settings(), topic_block_size=0))
-
-
 VOCABULARY = ["bank", "rates", "goal", "club", "comet", "moon", "bread", "oven", "the", "2025"]
 
 
