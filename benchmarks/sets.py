@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -49,7 +50,6 @@ from benchmarks.variants import (
     spread_in_time,
 )
 from benchmarks.web_pages import web_pages
-from dedupe.ingest import InputError
 from dedupe.story import Story
 
 Value = float | int | str | None
@@ -69,6 +69,8 @@ EXPECTED_RELATION = {
 # SemEval's Overall runs from 1 (same story) to 4; the middle is left out as undecided.
 SEMEVAL_SAME = 1.5
 SEMEVAL_DIFFERENT = 3.5
+# A skipped WARC record's message starts with its page's URL; the reasons are counted without it.
+PAGE_URL = re.compile(r"^\S+://\S*: ")
 SEED_PAGE = REPO_ROOT / "seeds" / "feed-page.txt"
 SEED_EXPECTED = REPO_ROOT / "seeds" / "expected.json"
 
@@ -227,7 +229,7 @@ def syndication_web(run: Run) -> list[Row]:
     """The ``syndication`` stories as article pages of three site templates (``web_pages.py``),
     read back by ``dedupe.ingest.read`` from a folder of pages and from a WARC, each read story
     taken back to its label through its URL; both methods scan the stories read."""
-    from dedupe.ingest import read
+    from dedupe.ingest import InputError, read
 
     corpus = syndication_corpus(run)
     rows = []
@@ -238,7 +240,7 @@ def syndication_web(run: Run) -> list[Row]:
             errors: list[InputError] = []
             stories = list(read([path], errors=errors))
             scanned_id = {id_of_url[s.url]: s.id for s in stories if s.url in id_of_url}
-            reasons = Counter(e.message.rpartition(": ")[2] for e in errors)
+            reasons = Counter(PAGE_URL.sub("", e.message) for e in errors)
             predictions, fresh = run.predict(name, stories)
             lost = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common())
             read_row = Row(
