@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -44,9 +45,11 @@ from benchmarks.metrics import labelled_pair_scores as score_pairs
 from benchmarks.variants import (
     LOOK_ALIKE,
     VARIANT_KINDS,
+    SyndicationSet,
     make_syndication_set,
     spread_in_time,
 )
+from benchmarks.web_pages import web_pages
 from dedupe.story import Story
 
 Value = float | int | str | None
@@ -66,6 +69,8 @@ EXPECTED_RELATION = {
 # SemEval's Overall runs from 1 (same story) to 4; the middle is left out as undecided.
 SEMEVAL_SAME = 1.5
 SEMEVAL_DIFFERENT = 3.5
+# A skipped WARC record's message starts with its page's URL; the reasons are counted without it.
+PAGE_URL = re.compile(r"^\S+://\S*: ")
 SEED_PAGE = REPO_ROOT / "seeds" / "feed-page.txt"
 SEED_EXPECTED = REPO_ROOT / "seeds" / "expected.json"
 
@@ -150,31 +155,39 @@ def share(pairs: Sequence[tuple[str, str]], test: Callable[[str, str], bool]) ->
 # --- syndication -------------------------------------------------------------------------------
 
 
-def syndication(run: Run, name: str = "syndication") -> list[Row]:
-    """Seeded variants of BBC articles (see ``variants.py``), scored over every pair; with
-    ``syndication-dated``, each copy published 5 to 90 days after its source."""
+def syndication_corpus(run: Run) -> SyndicationSet:
+    """The variants of BBC articles, scaled down under ``--limit``."""
     scale = 1.0 if run.limit is None else min(1.0, run.limit / SYNDICATION_STORIES)
-    corpus = make_syndication_set(
+    return make_syndication_set(
         load_bbc(run.data).stories,
         bases=max(10, round(SYNDICATION_BASES * scale)),
         distractors=round(SYNDICATION_DISTRACTORS * scale),
         seed=run.seed,
     )
-    if name == "syndication-dated":
-        corpus = spread_in_time(corpus, run.seed)
-    predictions, fresh = run.predict(name, corpus.stories)
-    truth = corpus.truth()
+
+
+def syndication_metrics(
+    corpus: SyndicationSet, scanned_id: Mapping[str, str] | None = None
+) -> list[tuple[str, MetricFn, int | str]]:
+    """The rows of ``syndication``. ``scanned_id`` maps a story's id in ``corpus`` to its id in
+    the scan (a page read back gets an id of its own); a story missing from it was never scanned
+    (a page lost), so its pairs count as missed."""
+
+    def sid(story_id: str) -> str:
+        return scanned_id.get(story_id, story_id) if scanned_id is not None else story_id
+
+    truth = {sid(story_id): label for story_id, label in corpus.truth().items()}
     true_pairs = cluster_pair_scores({}, truth).fn
     by_kind = {
-        kind: [(v.base, v.story.id) for v in corpus.variants if v.kind == kind]
+        kind: [(sid(v.base), sid(v.story.id)) for v in corpus.variants if v.kind == kind]
         for kind in (*VARIANT_KINDS, LOOK_ALIKE)
     }
 
     def relation_right(p: Prediction) -> float | None:
         linked = [
-            (p.pairs[frozenset((v.base, v.story.id))], v.kind)
+            (p.pairs[frozenset((sid(v.base), sid(v.story.id)))], v.kind)
             for v in corpus.variants
-            if v.positive and p.linked(v.base, v.story.id)
+            if v.positive and p.linked(sid(v.base), sid(v.story.id))
         ]
         if not linked or all(relation == "match" for relation, _ in linked):
             return None
@@ -199,7 +212,46 @@ def syndication(run: Run, name: str = "syndication") -> list[Row]:
             len(truth) - len(set(truth.values())),
         ),
     ]
-    return rows_for(name, predictions, metrics, fresh)
+    return metrics
+
+
+def syndication(run: Run, name: str = "syndication") -> list[Row]:
+    """Seeded variants of BBC articles (see ``variants.py``), scored over every pair; with
+    ``syndication-dated``, each copy published 5 to 90 days after its source."""
+    corpus = syndication_corpus(run)
+    if name == "syndication-dated":
+        corpus = spread_in_time(corpus, run.seed)
+    predictions, fresh = run.predict(name, corpus.stories)
+    return rows_for(name, predictions, syndication_metrics(corpus), fresh)
+
+
+def syndication_web(run: Run) -> list[Row]:
+    """The ``syndication`` stories as article pages of three site templates (``web_pages.py``),
+    read back by ``dedupe.ingest.read`` from a folder of pages and from a WARC, each read story
+    taken back to its label through its URL; both methods scan the stories read."""
+    from dedupe.ingest import InputError, read
+
+    corpus = syndication_corpus(run)
+    rows = []
+    with web_pages(corpus.stories, run.seed) as pages:
+        id_of_url = {url: story_id for story_id, url in pages.url_of.items()}
+        for source, path in (("pages", pages.folder), ("warc", pages.warc)):
+            name = f"syndication-web ({source})"
+            errors: list[InputError] = []
+            stories = list(read([path], errors=errors))
+            scanned_id = {id_of_url[s.url]: s.id for s in stories if s.url in id_of_url}
+            reasons = Counter(PAGE_URL.sub("", e.message) for e in errors)
+            predictions, fresh = run.predict(name, stories)
+            lost = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common())
+            read_row = Row(
+                name,
+                "stories read / pages written",
+                dict.fromkeys(predictions, f"{len(scanned_id)} / {len(pages.url_of)}"),
+                f"{len(pages.url_of)}" + (f" (skipped: {lost})" if lost else ""),
+            )
+            metrics = syndication_metrics(corpus, scanned_id)
+            rows += [read_row, *rows_for(name, predictions, metrics, fresh)]
+    return rows
 
 
 # --- exact duplicates --------------------------------------------------------------------------
@@ -546,6 +598,7 @@ def seed(run: Run) -> list[Row]:
 SETS: dict[str, Callable[[Run], list[Row]]] = {
     "syndication": syndication,
     "syndication-dated": partial(syndication, name="syndication-dated"),
+    "syndication-web": syndication_web,
     "bbc-exact": bbc_exact,
     "reuters-exact": reuters_exact,
     "reuters-labelled": reuters_labelled,
