@@ -23,7 +23,9 @@ SEED = Path(__file__).resolve().parents[1] / "seeds" / "feed-page.txt"
 def write(path: Path, content: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, str):
-        content = content.encode("utf-8")
+        # surrogatepass: hostile inputs hold lone surrogates, written as the bytes a broken
+        # exporter writes.
+        content = content.encode("utf-8", "surrogatepass")
     path.write_bytes(content)
     return path
 

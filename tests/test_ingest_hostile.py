@@ -17,27 +17,11 @@ from dedupe.ingest import InputError, read
 from dedupe.ingest import feed as ingest_feed
 from dedupe.ingest import source as ingest_source
 from dedupe.story import Story
+from tests.test_ingest import jsonl, read_all, write
 
 # Deeper than Python's recursion limit, so that a recursive decoder cannot read it.
 DEEP = "[" * 10_000 + "]" * 10_000
 LONG_NUMBER = "1" * 5_000
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    if isinstance(content, str):
-        content = content.encode("utf-8", "surrogatepass")
-    path.write_bytes(content)
-    return path
-
-
-def read_all(*inputs: str | Path, **options: object) -> tuple[list[Story], list[InputError]]:
-    errors: list[InputError] = []
-    stories = list(read(list(inputs), errors=errors, **options))  # type: ignore[arg-type]
-    return stories, errors
-
-
-def jsonl(*records: object) -> str:
-    return "".join(json.dumps(record) + "\n" for record in records)
 
 
 def rss(*items: str) -> str:
