@@ -152,13 +152,23 @@ def fail(message: str) -> typer.Exit:
 
 @contextmanager
 def reading(
-    inputs: Sequence[str], input_format: InputFormat | None, on_error: OnError
+    inputs: Sequence[str],
+    input_format: InputFormat | None,
+    on_error: OnError,
+    records: Callable[[int], None] | None = None,
 ) -> Iterator[Iterator[Story]]:
     """The stories of the inputs as a stream; bad input ends the command with exit 2, and
-    skipped bad records are counted on stderr at the end."""
+    skipped bad records are counted on stderr at the end. ``records`` counts every record read
+    (stories, bad records, an archive's other records), for the progress bar."""
     errors = _Skipped()
     try:
-        yield read(inputs, input_format.value if input_format else None, on_error.value, errors)
+        yield read(
+            inputs,
+            input_format.value if input_format else None,
+            on_error.value,
+            errors,
+            records=records,
+        )
     except InputError as error:
         raise fail(str(error)) from None
     for error in errors.first:
@@ -275,12 +285,14 @@ def room_for_temporary_data() -> Iterator[None]:
 
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} stories/s")
+        return Text(f"{task.speed or 0:,.0f} records/s")
 
 
 @contextmanager
 def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar with stories per second, on a terminal only: piped runs stay quiet."""
+    """A progress bar of the records read, per second, on a terminal only: piped runs stay
+    quiet. Reading runs at most two batches per worker ahead of fingerprinting, so the bar
+    follows the work; an archive's records that hold no story move it too."""
     if not sys.stderr.isatty():
         yield None
         return
@@ -379,11 +391,11 @@ def scan(
     else:
         detector = Detector(settings=settings, jobs=jobs or None)
         with (
-            reading(inputs, input_format, on_error) as stories,
             progress_bar("scanning") as advance,
+            reading(inputs, input_format, on_error, advance) as stories,
             room_for_temporary_data(),
         ):
-            report = detector.scan(stories, topics=topics, progress=advance)
+            report = detector.scan(stories, topics=topics)
     if not report.stories:
         say("warning: no story in " + ", ".join(inputs))
     with output(out) as stream:
@@ -511,10 +523,10 @@ def index_add(
     refused: list[UnstorableStory] | None = [] if on_error is OnError.skip else None
     with (
         opened(index, create=True) as detector,
-        reading(inputs, input_format, on_error) as stories,
         progress_bar("indexing") as advance,
+        reading(inputs, input_format, on_error, advance) as stories,
     ):
-        added = detector.add_many(_counted(stories, advance), errors=refused)
+        added = detector.add_many(stories, errors=refused)
         held = detector.stats().stories
     say_refused(refused or [])
     say(f"added {added} stories; the index holds {held}")
@@ -526,13 +538,6 @@ def say_refused(refused: Sequence[UnstorableStory]) -> None:
         say(f"skipped {error}")
     if refused:
         say(f"skipped {len(refused)} record(s) that the index cannot hold")
-
-
-def _counted(stories: Iterator[Story], advance: Callable[[int], None] | None) -> Iterator[Story]:
-    for story in stories:
-        if advance is not None:
-            advance(1)
-        yield story
 
 
 @index_app.command("stats")

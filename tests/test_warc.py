@@ -78,8 +78,9 @@ def read_all(*inputs, **options):
 def test_the_html_responses_of_an_archive_are_its_stories(tmp_path, caplog, name):
     path = tmp_path / name
     path.write_bytes(crawl(gzip=name.endswith(".gz")))
+    counted: list[int] = []
     with caplog.at_level(logging.INFO, logger="dedupe"):
-        (stories, errors) = read_all(path)
+        (stories, errors) = read_all(path, records=counted.append)
     assert [s.url for s in stories] == [PORT_URL, RAIL_URL, COPY_URL]
     assert [s.id for s in stories] == [Story(url=s.url).id for s in stories]
     assert [s.body for s in stories] == [HARBOUR.body, RAIL.body, HARBOUR.body]
@@ -92,6 +93,8 @@ def test_the_html_responses_of_an_archive_are_its_stories(tmp_path, caplog, name
     assert [str(e) for e in errors] == [f"{path}: {FRONT_URL}: no article text found in page"]
     # warcinfo, four requests, the image and the redirect.
     assert f"{path}: skipped 7 non-article records" in caplog.messages
+    # Every record is counted for progress: 3 stories, the front page, the 7 others.
+    assert sum(counted) == 11
 
 
 def test_a_truncated_archive_keeps_what_was_read_and_says_so(tmp_path):

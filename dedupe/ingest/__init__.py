@@ -38,8 +38,9 @@ FORMATS = ("jsonl", "json", "csv", "feed", "html", "warc", "page", "text")
 STDIN = "-"
 _STDIN_NAME = "<stdin>"
 
-# Formats read from the bytes: their markup or headers declare their encoding.
-_StreamReader = Callable[[str, BinaryIO], Iterator[Story | InputError]]
+# Formats read from the bytes: their markup or headers declare their encoding. An archive also
+# yields None for each record that holds no page (a request, an image), so that it is counted.
+_StreamReader = Callable[[str, BinaryIO], Iterator[Story | InputError | None]]
 _STREAM_READERS: dict[str, _StreamReader] = {
     "feed": read_feed,
     "html": read_html_page,
@@ -67,6 +68,7 @@ def read(
     on_error: Literal["skip", "fail"] = "skip",
     errors: ErrorSink | None = None,
     stdin: BinaryIO | None = None,
+    records: Callable[[int], None] | None = None,
 ) -> Iterator[Story]:
     """Yield the stories of files, folders (recursively) and "-" (stdin), in order.
 
@@ -80,6 +82,10 @@ def read(
     ``on_error="fail"``; with "skip" they are appended to ``errors`` (when given) and reading
     goes on with the next record or input. Arguments are checked at once, not on first
     iteration: a missing path is a usage error and raises InputError in both modes.
+
+    ``records`` is called with 1 for every record read, whatever it held: a story, a bad record,
+    or an archive's record with no page in it; a progress display then moves through an archive
+    of mostly other records too.
     """
     if input_format is not None and input_format not in FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; expected one of {FORMATS}")
@@ -90,7 +96,7 @@ def read(
     for item in inputs:
         if os.fspath(item) != STDIN and not os.path.exists(item):
             raise InputError(os.fspath(item), None, "no such file or directory")
-    return _read(inputs, input_format, on_error, errors, stdin)
+    return _read(inputs, input_format, on_error, errors, stdin, records)
 
 
 def _read(
@@ -99,6 +105,7 @@ def _read(
     on_error: Literal["skip", "fail"],
     errors: ErrorSink | None,
     stdin: BinaryIO | None,
+    records: Callable[[int], None] | None,
 ) -> Iterator[Story]:
     def report(error: InputError) -> None:
         if on_error == "fail":
@@ -108,9 +115,11 @@ def _read(
 
     for name, path in _expand(inputs, report):
         for item in _read_input(name, path, stdin, input_format):
+            if records is not None:
+                records(1)
             if isinstance(item, InputError):
                 report(item)
-            else:
+            elif item is not None:
                 yield item
 
 
@@ -143,7 +152,7 @@ def _folder_files(root: Path, report: Callable[[InputError], None]) -> list[Path
 
 def _read_input(
     name: str, path: Path | None, stdin: BinaryIO | None, input_format: str | None
-) -> Iterator[Story | InputError]:
+) -> Iterator[Story | InputError | None]:
     """The stories and bad records of one input; a failure to read it at all ends the list."""
     try:
         with open(path, "rb") if path else nullcontext(stdin or sys.stdin.buffer) as raw:
@@ -159,7 +168,7 @@ def _read_input(
 
 def _parse(
     name: str, opened: OpenedInput, input_format: str | None
-) -> Iterator[Story | InputError]:
+) -> Iterator[Story | InputError | None]:
     encoding = None
     if input_format is None:
         if looks_like_warc(opened.head):

@@ -31,9 +31,10 @@ def looks_like_warc(head: bytes) -> bool:
     return head.startswith((b"WARC/1.0\r\n", b"WARC/1.1\r\n"))
 
 
-def read_warc(source: str, stream: BinaryIO) -> Iterator[Story | InputError]:
+def read_warc(source: str, stream: BinaryIO) -> Iterator[Story | InputError | None]:
     """The stories of the archive's HTML responses; a page without an article is a bad record
-    named by its url. A truncated or corrupt archive ends with InputError after what was read.
+    named by its url; None for each other record (a request, an image), so that progress counts
+    it. A truncated or corrupt archive ends with InputError after what was read.
 
     ``stream`` is the archive with any gzip undone: a ``.warc.gz`` is gzip member by member,
     which Python's gzip reads as one stream.
@@ -46,6 +47,7 @@ def read_warc(source: str, stream: BinaryIO) -> Iterator[Story | InputError]:
             page = _html_page(record)
             if page is None:
                 skipped += 1
+                yield None
                 continue
             story = _record_story(record, source, *page)
             if record.raw_stream.limit > 0:
