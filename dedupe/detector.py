@@ -242,6 +242,14 @@ class Detector:
         first_of: dict[str, int] = {}
         versions: defaultdict[str, list[int]] = defaultdict(list)
         folded = 0
+        # Digests of the records whose id repeats, by spill number: each is read back and hashed
+        # once, however many repeats meet it.
+        digests: dict[int, bytes] = {}
+
+        def digest_of(number: int) -> bytes:
+            if number not in digests:
+                digests[number] = story_digest(spill[number])
+            return digests[number]
 
         def batches() -> Iterator[list[Story]]:
             nonlocal folded
@@ -251,13 +259,15 @@ class Detector:
                 if seen is None:
                     first_of[story.id] = spill.add(story)
                 else:
+                    digest = story_digest(story)
                     if not story.id_from_content:
-                        digest = story_digest(story)
                         known = [seen, *versions.get(story.id, ())]
-                        if any(story_digest(spill[k]) == digest for k in known):
+                        if any(digest_of(k) == digest for k in known):
                             folded += 1
                             continue
-                    versions[story.id].append(spill.add(story))
+                    number = spill.add(story)
+                    digests[number] = digest
+                    versions[story.id].append(number)
                 spilled.append(len(spill) - 1)
                 batch.append(story)
                 if len(batch) == BATCH:
@@ -283,7 +293,7 @@ class Detector:
             {story_id: 1 + len(extra) for story_id, extra in versions.items()}, first_of
         )
         for story_id, extra in versions.items():
-            numbers = sorted([first_of[story_id], *extra], key=lambda k: story_digest(spill[k]))
+            numbers = sorted([first_of[story_id], *extra], key=digest_of)
             if not spill[numbers[0]].id_from_content:
                 log.warning(
                     "%d different stories share the id %r; renamed %s",

@@ -67,10 +67,6 @@ def days_between(a: datetime | None, b: datetime | None) -> float | None:
     return abs((a - b).total_seconds()) / 86400
 
 
-def days_apart(a: Fingerprint, b: Fingerprint) -> float | None:
-    return days_between(a.published, b.published)
-
-
 def window_days(fuller: Fingerprint, settings: Settings) -> float:
     """How many days apart two stories may be and still be copies: any number, unless the user
     set a window or the fuller story is a short notice, whose words cannot tell this week's
@@ -94,7 +90,7 @@ def measure(a: Fingerprint, b: Fingerprint, settings: Settings) -> Measures:
         title_similarity=float(fuzz.token_sort_ratio(a.title_text, b.title_text)),
         number_agreement=agreement(a.numbers, b.numbers),
         name_agreement=agreement(a.names, b.names),
-        days_apart=days_apart(a, b),
+        days_apart=days_between(a.published, b.published),
     )
 
 

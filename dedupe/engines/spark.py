@@ -213,11 +213,10 @@ def _load(blob: bytes, story_id: str) -> Fingerprint:
 
 
 def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
-    """Ids made unique as ``Detector._fingerprint_all`` does (persisted), and how many records were
-    folded:
-    a record that repeats a given id with the same fields is folded into it (identical records
-    whose id came from their content are all kept); the stories of one id are named by
-    ``version_names`` in the order of their digests (hex digests sort as the bytes do)."""
+    """Ids made unique as ``Detector._fingerprint_all`` does (persisted), and how many records
+    were folded: a record that repeats a given id with the same fields is folded into it
+    (identical records whose id came from their content are all kept); the stories of one id are
+    named by ``version_names`` in the order of their digests (hex digests sort as the bytes do)."""
     record = Window.partitionBy("story_id", "digest")
     given = F.when(~F.col("from_content"), 1).otherwise(0)
     kept = (
@@ -227,9 +226,7 @@ def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     # Each record of a given id beyond the first with the same digest was folded.
-    folded = (
-        kept.where(~F.col("from_content")).agg(F.sum(F.col("given") - 1)).collect()[0][0] or 0
-    )
+    folded = kept.where(~F.col("from_content")).agg(F.sum(F.col("given") - 1)).collect()[0][0] or 0
     versions = Window.partitionBy("story_id").orderBy("digest")
     ranked = kept.withColumn("rank", F.row_number().over(versions))
     shared = dict(

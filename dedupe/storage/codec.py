@@ -121,12 +121,22 @@ def _record(story: Story) -> dict[str, Any]:
 def encode_record(story: Story) -> bytes:
     """The story without its id, as compressed JSON (see ``_record``).
 
+    Encoding is the check: callers (``Index``) have most often checked the story already, and
+    only a story that fails here is looked at again, to say what is wrong with it.
+
     Raises:
         UnstorableStory: see ``check_storable``.
     """
+    record = _record(story)
+    if _record_problem(record) is None:
+        try:
+            story.id.encode("utf-8")
+            text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+            return zlib.compress(text.encode("utf-8"))
+        except (UnicodeEncodeError, TypeError, ValueError):
+            pass  # named below
     check_storable(story)
-    text = json.dumps(_record(story), ensure_ascii=False, separators=(",", ":"))
-    return zlib.compress(text.encode("utf-8"))
+    raise UnstorableStory(f"story {story.id!r} cannot be stored as JSON")
 
 
 def _json_type(value: Any) -> str:
