@@ -6,50 +6,58 @@ against an index of what was published.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
-from dedupe.fingerprint import Fingerprint, fingerprint
-from dedupe.group import exact_copies, group_pairs, original_first
-from dedupe.index import Index, band_keys, candidate_pairs
-from dedupe.pipeline import version_names
+from dedupe.fingerprint import Prints
+from dedupe.index import Index
+from dedupe.pipeline import (
+    explained,
+    find_groups,
+    fingerprint_batch,
+    passages,
+    report_groups,
+    story_digest,
+    topic_rows,
+    version_names,
+)
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
-from dedupe.story import Pair, Report, Story, Topic, Verdict
-from dedupe.verify import dated, explain, verify
+from dedupe.story import Report, Story, Topic, Verdict
 
 log = logging.getLogger("dedupe")
 
-# Stories are fingerprinted in batches of this many: big enough for numpy to pay, small enough
-# that a batch in flight per worker costs little memory.
+# Stories are fingerprinted in batches of this many: big enough for the compiled loops to pay,
+# small enough that a batch in flight per worker costs little memory.
 BATCH = 1000
 
 
-def story_digest(story: Story) -> bytes:
-    """A stable digest of a record's every field: two records under one id are one story only
-    when their digests agree."""
-    return hashlib.blake2b(repr(story.to_dict()).encode("utf-8"), digest_size=16).digest()
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a scan keeps of the stories it read, row by row in id order: fingerprints, band
+    keys, ids, titles, and each story's number in the spill; how many records were folded, and
+    the text of the topic words."""
 
-
-def fingerprint_batch(job: tuple[list[Story], Settings]) -> tuple[list[Fingerprint], np.ndarray]:
-    """Fingerprints and band keys of a batch: the unit of work of every engine's workers."""
-    stories, settings = job
-    fps = fingerprint(stories, settings)
-    return fps, band_keys(fps, settings)
+    prints: Prints
+    keys: np.ndarray
+    ids: list[str]
+    titles: list[str]
+    numbers: np.ndarray
+    folded: int
+    words: dict[int, str]
 
 
 class _Clock:
@@ -65,32 +73,78 @@ class _Clock:
 
 
 class _Spill:
-    """The scanned stories, in a temporary file: only the few whose matches are explained are
-    read back, so a scan's memory does not grow with the texts. Not compressed: compressing each
-    story took a third of the loop that reads the input (100k stories), and the file is on disk."""
+    """The scanned stories, in a temporary file, a pickled batch at a time: workers read their
+    batches from it, and only the stories whose matches are explained are read back at the end,
+    so a scan's memory does not grow with the texts. Not compressed: compressing took a third of
+    the loop that reads the input, and the file is on disk."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()
+        self._file = tempfile.NamedTemporaryFile(prefix="dedupe-", suffix=".spill")
         self._where: list[tuple[int, int]] = []
+        self._read: OrderedDict[int, list[Story]] = OrderedDict()
 
-    def add(self, story: Story) -> int:
-        data = pickle.dumps(story, protocol=pickle.HIGHEST_PROTOCOL)
+    @property
+    def path(self) -> str:
+        return self._file.name
+
+    def add(self, stories: list[Story]) -> tuple[int, int]:
+        """Spill a batch of ``BATCH`` stories (fewer for the last); where it is in the file."""
+        data = pickle.dumps(stories, protocol=pickle.HIGHEST_PROTOCOL)
         self._file.seek(0, 2)
-        self._where.append((self._file.tell(), len(data)))
+        where = (self._file.tell(), len(data))
         self._file.write(data)
-        return len(self._where) - 1
+        self._file.flush()
+        self._where.append(where)
+        return where
+
+    def batch(self, number: int) -> list[Story]:
+        stories = self._read.get(number)
+        if stories is None:
+            offset, size = self._where[number]
+            self._file.seek(offset)
+            # Our own temporary file, written by this process: nothing foreign to unpickle.
+            stories = pickle.loads(self._file.read(size))
+            self._read[number] = stories
+            while len(self._read) > 2:
+                self._read.popitem(last=False)
+        return stories
 
     def __getitem__(self, number: int) -> Story:
-        offset, size = self._where[number]
-        self._file.seek(offset)
-        # Our own temporary file, written by this process a moment ago: nothing foreign to unpickle.
-        return pickle.loads(self._file.read(size))
+        return self.batch(number // BATCH)[number % BATCH]
 
-    def __len__(self) -> int:
-        return len(self._where)
+    def stories(self, numbers: np.ndarray) -> list[Story]:
+        """The stories of these numbers, in their order, each batch read once."""
+        found: dict[int, Story] = {}
+        for number in sorted(set(numbers.tolist())):
+            found[number] = self[number]
+        return [found[n] for n in numbers.tolist()]
 
     def close(self) -> None:
         self._file.close()
+
+
+def _fingerprint_spilled(
+    path: str, where: tuple[int, int], settings: Settings, topics: bool
+) -> tuple[Prints, np.ndarray, list[tuple[int, str]]]:
+    """A worker's batch, read from the spill: its fingerprints, band keys, and the topic words
+    this worker has not sent before, so that each word's text crosses once."""
+    with open(path, "rb") as spilled:
+        spilled.seek(where[0])
+        stories = pickle.loads(spilled.read(where[1]))
+    return _fingerprint(stories, settings, _SENT if topics else None)
+
+
+# The topic words a worker process has sent.
+_SENT: dict[int, str] = {}
+
+
+def _fingerprint(
+    stories: list[Story], settings: Settings, words: dict[int, str] | None
+) -> tuple[Prints, np.ndarray, list[tuple[int, str]]]:
+    """Fingerprints and band keys of a batch, and the topic words it added to ``words``."""
+    known = len(words) if words is not None else 0
+    prints, keys = fingerprint_batch(stories, settings, words)
+    return prints, keys, list(itertools.islice(words.items(), known, None)) if words else []
 
 
 class Detector:
@@ -171,63 +225,50 @@ class Detector:
     ) -> Report:
         settings = self.settings
         clock = _Clock()
-        fps, keys, places, folded = self._fingerprint_all(stories, spill, progress)
-        clock.lap("read and fingerprinted %d stories", len(fps))
-        by_id = {fp.id: fp for fp in fps}
-
-        reps, copies = exact_copies(fps, settings)
-        candidates = candidate_pairs(keys[reps], settings.max_bucket)
-        clock.lap("%d candidate pairs", len(candidates))
-        pairs: list[Pair] = []
-        for i, j in candidates:
-            pair = verify(fps[reps[i]], fps[reps[j]], settings)
-            if pair is not None:
-                pairs.append(pair)
-        clock.lap("verified: %d pairs accepted", len(pairs))
-
-        fitness = original_first({p.b for p in pairs if p.relation == "teaser"})
-        groups, kept = group_pairs(pairs, copies, lambda i: fitness(by_id[i]))
-        # The word hashes served verification and grouping; evidence reads the spilled texts and
-        # topics the topic words, so a million stories' hashes (gigabytes) can go now.
-        del keys, candidates
-        for fp in fps:
-            fp.forget_words()
-        kept = tuple(
-            explain(p, spill[places[p.a]], spill[places[p.b]], settings)
-            if p.relation != "exact"
-            else dated(p, by_id[p.a].published, by_id[p.b].published)
-            for p in kept
+        read = self._fingerprint_all(stories, spill, topics, progress)
+        prints, keys, ids, numbers = read.prints, read.keys, read.ids, read.numbers
+        clock.lap("read and fingerprinted %d stories", len(ids))
+        verified, grouped = find_groups(prints, keys, settings, clock.lap)
+        # Word hashes and band keys served verification and grouping; a million stories' worth
+        # (gigabytes) can go before the texts are read back.
+        topic_words, published = prints.topic_words, prints.published
+        del prints, keys
+        shared = passages(
+            verified,
+            explained(grouped, verified),
+            lambda rows: spill.stories(numbers[rows]),
+            settings,
         )
-        clock.lap("%d groups, %d pairs explained", len(groups), len(kept))
+        groups, pairs = report_groups(grouped, verified, ids, published, shared)
+        clock.lap("%d groups, %d pairs explained", len(groups), len(pairs))
 
         found_topics: tuple[Topic, ...] = ()
         if topics:
             from dedupe.topics import cluster_topics
 
-            grouped = {m.id for g in groups for m in g.members}
-            canonicals = {g.canonical for g in groups}
-            docs = [
-                (fp.id, fp.topic_words) for fp in fps if fp.id not in grouped or fp.id in canonicals
-            ]
-            found_topics = cluster_topics(docs, settings)
+            rows = topic_rows(grouped, len(ids))
+            found_topics = cluster_topics(
+                [ids[r] for r in rows.tolist()], topic_words.take(rows), read.words, settings
+            )
             clock.lap("%d topics", len(found_topics))
         return Report(
-            stories=len(fps),
+            stories=len(ids),
             groups=groups,
-            pairs=kept,
+            pairs=pairs,
             topics=found_topics,
-            folded=folded,
-            titles={fp.id: fp.title for fp in fps},
+            folded=read.folded,
+            titles=dict(zip(ids, read.titles, strict=True)),
         )
 
     def _fingerprint_all(
         self,
         stories: Iterable[Story],
         spill: _Spill,
+        topics: bool,
         progress: Callable[[int], None] | None,
-    ) -> tuple[list[Fingerprint], np.ndarray, dict[str, int], int]:
-        """Fingerprints and band keys of every story, in id order, where each story was spilled,
-        and how many records were folded.
+    ) -> _Read:
+        """Fingerprints and band keys of every story, in id order, and what else the scan
+        keeps of each.
 
         Every record read is a story, with one exception: a record that repeats an id given to it
         (or its url) with the very same fields is the same story read twice (one feed fetched
@@ -236,28 +277,30 @@ class Detector:
         ``version_names``), given in the order of their records' digests so that the outcome does
         not depend on input order.
         """
-        fps: list[Fingerprint] = []
-        key_batches: list[np.ndarray] = []
-        spilled: list[int] = []
+        ids: list[str] = []
+        titles: list[str] = []
+        from_content: list[bool] = []
         first_of: dict[str, int] = {}
         versions: defaultdict[str, list[int]] = defaultdict(list)
         folded = 0
-        # Digests of the records whose id repeats, by spill number: each is read back and hashed
-        # once, however many repeats meet it.
+        # Digests of the stories whose id repeats, by number: each is hashed once, however many
+        # repeats meet it.
         digests: dict[int, bytes] = {}
+        batch: list[Story] = []
 
         def digest_of(number: int) -> bytes:
             if number not in digests:
-                digests[number] = story_digest(spill[number])
+                held = number - len(ids) + len(batch)
+                digests[number] = story_digest(batch[held] if held >= 0 else spill[number])
             return digests[number]
 
-        def batches() -> Iterator[list[Story]]:
-            nonlocal folded
-            batch: list[Story] = []
+        def batches() -> Iterator[tuple[list[Story], tuple[int, int]]]:
+            nonlocal folded, batch
             for story in stories:
                 seen = first_of.get(story.id)
+                number = len(ids)
                 if seen is None:
-                    first_of[story.id] = spill.add(story)
+                    first_of[story.id] = number
                 else:
                     digest = story_digest(story)
                     if not story.id_from_content:
@@ -265,72 +308,84 @@ class Detector:
                         if any(digest_of(k) == digest for k in known):
                             folded += 1
                             continue
-                    number = spill.add(story)
                     digests[number] = digest
                     versions[story.id].append(number)
-                spilled.append(len(spill) - 1)
+                ids.append(story.id)
+                titles.append(story.title)
+                from_content.append(story.id_from_content)
                 batch.append(story)
                 if len(batch) == BATCH:
-                    yield batch
-                    batch = []
+                    full, batch = batch, []
+                    yield full, spill.add(full)
             if batch:
-                yield batch
+                last, batch = batch, []
+                yield last, spill.add(last)
 
-        for batch_fps, batch_keys in self._map_batches(batches()):
-            for fp in batch_fps:
-                # Words come back from a worker as new strings per batch: keeping one copy of each
-                # word saved a fifth of the memory per story on 30,000 stories of the 1M corpus.
-                fp.topic_words = tuple(map(sys.intern, fp.topic_words))
-            fps.extend(batch_fps)
-            key_batches.append(batch_keys)
+        parts: list[tuple[Prints, np.ndarray]] = []
+        words: dict[int, str] = {}
+        for prints, keys, new_words in self._map_batches(batches(), spill.path, topics):
+            parts.append((prints, keys))
+            words.update(new_words)
             if progress is not None:
-                progress(len(batch_fps))
+                progress(len(prints))
 
         if folded:
             log.warning("folded %d record(s) that repeat another's id and every field", folded)
-        where = {spill_number: n for n, spill_number in enumerate(spilled)} if versions else {}
         names = version_names(
             {story_id: 1 + len(extra) for story_id, extra in versions.items()}, first_of
         )
         for story_id, extra in versions.items():
             numbers = sorted([first_of[story_id], *extra], key=digest_of)
-            if not spill[numbers[0]].id_from_content:
+            if not from_content[numbers[0]]:
                 log.warning(
                     "%d different stories share the id %r; renamed %s",
                     len(numbers),
                     story_id,
                     ", ".join(names[story_id][1:]),
                 )
-            for spill_number, name in zip(numbers, names[story_id], strict=True):
-                fps[where[spill_number]].id = name
+            for number, name in zip(numbers, names[story_id], strict=True):
+                ids[number] = name
 
-        order = sorted(range(len(fps)), key=lambda n: fps[n].id)
-        keys = np.concatenate(key_batches) if key_batches else np.zeros((0, 0), dtype=np.uint64)
-        places = {fps[n].id: spilled[n] for n in order}
-        return [fps[n] for n in order], keys[order], places, folded
+        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        if not parts:
+            parts.append(fingerprint_batch([], self.settings))
+        prints = Prints.concat([p for p, _ in parts]).take(order)
+        keys = np.concatenate([k for _, k in parts])[order]
+        return _Read(
+            prints=prints,
+            keys=keys,
+            ids=[ids[n] for n in order.tolist()],
+            titles=[titles[n] for n in order.tolist()],
+            numbers=order,
+            folded=folded,
+            words=words,
+        )
 
     def _map_batches(
-        self, batches: Iterator[list[Story]]
-    ) -> Iterator[tuple[list[Fingerprint], np.ndarray]]:
+        self, batches: Iterator[tuple[list[Story], tuple[int, int]]], path: str, topics: bool
+    ) -> Iterator[tuple[Prints, np.ndarray, list[tuple[int, str]]]]:
         """Fingerprint batches, in parallel when ``jobs`` > 1, in order, with at most two batches
-        per worker in flight so that reading never runs far ahead of fingerprinting."""
+        per worker in flight so that reading never runs far ahead of fingerprinting. Workers read
+        their batches from the spill at ``path``."""
         jobs = self.jobs or os.cpu_count() or 1
         first = next(batches, None)
         second = next(batches, None) if jobs > 1 else None
         if second is None:
             # One batch (a draft, a small feed): starting workers would cost more than it saves.
-            for batch in itertools.chain([first] if first else [], batches):
-                yield fingerprint_batch((batch, self.settings))
+            words: dict[int, str] | None = {} if topics else None
+            for stories, _ in itertools.chain([first] if first else [], batches):
+                yield _fingerprint(stories, self.settings, words)
             return
-        batches = itertools.chain([first, second], batches)
         # Workers ignore Ctrl-C and leave it to this process, which ends the pool on the way out:
         # a terminal sends SIGINT to every process of the job, and each worker printed a traceback.
         ignore_interrupts = (signal.SIGINT, signal.SIG_IGN)
         context = multiprocessing.get_context()
         with context.Pool(jobs, signal.signal, ignore_interrupts) as pool:
             pending: deque = deque()
-            for batch in batches:
-                pending.append(pool.apply_async(fingerprint_batch, ((batch, self.settings),)))
+            for _, where in itertools.chain([first, second], batches):
+                pending.append(
+                    pool.apply_async(_fingerprint_spilled, (path, where, self.settings, topics))
+                )
                 if len(pending) >= 2 * jobs:
                     yield pending.popleft().get()
             while pending:

@@ -1,97 +1,212 @@
-"""Fingerprint: what a story is compared on, kept small, and its MinHash signatures in batches.
+"""Fingerprint: what the later stages compare stories on, for a whole batch at once.
 
-Per story the fingerprint keeps the hashes of its words in order (one uint32 each, the top bit
-marking a content word), from which the later stages derive the word shingles (what copies share),
-the content words of the lead (what a teaser paraphrases) and their positions; the normalized
-title; and the facts (numbers and names: what a template look-alike changes). That is a few
-kilobytes a story, so a million stories fit in memory. Signatures follow datasketch's MinHash
-permutations and are computed for a whole batch at once with numpy, with no Python loop per shingle.
+A batch's fingerprints are one set of flat arrays (``Prints``), not an object per story: the word
+hashes of each story in order (one uint32 each, the top bit marking a content word), and the sets
+derived from them once, here: the word 3-shingles (what copies share), the content words (what a
+teaser paraphrases), the facts (numbers and names: what a template look-alike changes) and the
+headline's words; plus the normalized title, a key of the whole normalized text (exact copies),
+and the date. A million stories take a few hundred bytes each. MinHash signatures follow
+datasketch's affine permutations and are computed for a batch in one compiled loop.
 """
 
 from __future__ import annotations
 
-import hashlib
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
-import regex
 
-from dedupe.normalize import COMMON_WORDS, is_content, normalized_text, tokenize
+from dedupe.compiled import in_threads, is_compiled, jit
+from dedupe.normalize import (
+    ALPHA,
+    COMMON_WORDS,
+    CONTENT_BIT,
+    HASH_BITS,
+    NUMBER,
+    Tokenized,
+    clean,
+    hash_words,
+    tokenize_batch,
+)
+from dedupe.rows import Rows, unique_rows
 from dedupe.settings import Settings
 from dedupe.story import Story
 
-_CONTENT_BIT = np.uint32(1 << 31)
-_NO_WORDS = np.empty(0, dtype=np.uint32)
-_NO_WORDS.flags.writeable = False
-_HASH_BITS = np.uint32((1 << 31) - 1)
+# A story with no date; dates are microseconds since the epoch, UTC.
+NO_DATE = np.iinfo(np.int64).min
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Topics read a story's title and the content words of its lead: enough to say what it is about.
+_TOPIC_WORDS = 60
 # Odd multipliers that spread each position of a shingle over the whole word.
 _POSITION_MULTIPLIERS = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
      0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9],
     dtype=np.uint64,
 )  # fmt: skip
-# A name is a capitalised word inside a sentence (after a lower-case word, a digit or a comma), so
-# that sentence-initial words ("Nevertheless") are not taken for names.
-_NAME = regex.compile(r"(?<=[\p{Ll}\p{Nd},;:]\s+)\p{Lu}[\p{L}\p{M}'-]*\p{L}")
-# Topics read a story's title and the content words of its lead: enough to say what it is about.
-_TOPIC_WORDS = 60
-
-# Word hashes are cached: news vocabulary repeats, and hashing is most of the cost of a word. Token
-# codes are the hashes with the content bit, which is a property of the word too.
-_WORD_HASHES: dict[str, int] = {}
-_TOKEN_CODES: dict[str, int] = {}
-_CACHE_LIMIT = 1 << 21
 
 
-def _hash(word: str) -> int:
-    digest = hashlib.blake2b(word.encode("utf-8"), digest_size=4).digest()
-    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+@dataclass(frozen=True, slots=True)
+class Prints:
+    """The fingerprints of ``len(self)`` stories, row ``i`` for story ``i``.
+
+    ``tokens``: the code of each word of the text (the title when there is no body), in order;
+    ``shingles``, ``content``, ``numbers``, ``names``, ``title_words``: sorted sets of 31-bit
+    hashes; ``topic_words``: the words topics are made of, in order, repeats kept. ``text_key``
+    is 128 bits of the normalized title and text: equal keys, the same text. ``published`` is
+    microseconds since the epoch, ``NO_DATE`` when undated.
+    """
+
+    tokens: Rows
+    shingles: Rows
+    content: Rows
+    numbers: Rows
+    names: Rows
+    title_words: Rows
+    topic_words: Rows
+    title_text: tuple[str, ...]
+    text_key: np.ndarray
+    truncated: np.ndarray
+    headline_only: np.ndarray
+    published: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.truncated)
+
+    @property
+    def size(self) -> np.ndarray:
+        """Words in each story's text."""
+        return self.tokens.lengths
+
+    def take(self, rows: np.ndarray) -> Prints:
+        """These stories' fingerprints, in this order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        taken = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Rows):
+                taken[f.name] = value.take(rows)
+            elif isinstance(value, tuple):
+                taken[f.name] = tuple(value[r] for r in rows.tolist())
+            else:
+                taken[f.name] = value[rows]
+        return Prints(**taken)
+
+    @staticmethod
+    def concat(parts: Sequence[Prints]) -> Prints:
+        if len(parts) == 1:
+            return parts[0]
+        joined = {}
+        for f in fields(Prints):
+            values = [getattr(p, f.name) for p in parts]
+            if isinstance(values[0], Rows):
+                joined[f.name] = Rows.concat(values)
+            elif isinstance(values[0], tuple):
+                joined[f.name] = tuple(t for value in values for t in value)
+            else:
+                joined[f.name] = np.concatenate(values)
+        return Prints(**joined)
 
 
-def _code(word: str) -> int:
-    return _hash(word) | int(_CONTENT_BIT) if is_content(word) else _hash(word)
+def micros(moment: datetime | None) -> int:
+    """A moment as microseconds since the epoch; ``NO_DATE`` for None."""
+    if moment is None:
+        return int(NO_DATE)
+    return (moment - _EPOCH) // _MICROSECOND
 
 
-def _cached(
-    words: Sequence[str], cache: dict[str, int], compute: Callable[[str], int]
-) -> np.ndarray:
-    missing = set(words).difference(cache)
-    if missing:
-        if len(cache) + len(missing) > _CACHE_LIMIT:
-            cache.clear()
-            missing = set(words)
-        cache.update((word, compute(word)) for word in missing)
-    try:
-        return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
-    except KeyError:
-        # Another thread (a crawler's) cleared the cache between our update and this read.
-        return np.fromiter(map(compute, words), dtype=np.uint32, count=len(words))
+_MICROSECOND = timedelta(microseconds=1)
 
 
-def hash_words(words: Sequence[str]) -> np.ndarray:
-    """Stable 31-bit word hashes (blake2b), the same in every process, unlike ``hash()``."""
-    return _cached(words, _WORD_HASHES, _hash)
+def fingerprint(
+    stories: Sequence[Story], settings: Settings, words: dict[int, str] | None = None
+) -> Prints:
+    """The fingerprints of a batch of stories.
+
+    With ``words``, the text of every topic word not yet in it is added to it (hash -> word):
+    topics are labelled with words, and only hashes leave this stage.
+    """
+    count = len(stories)
+    texts: list[str] = []
+    truncated = np.zeros(count, dtype=np.bool_)
+    for number, story in enumerate(stories):
+        title, _ = clean(story.title)
+        body, truncated[number] = clean(story.body)
+        texts += (title, body)
+    # Texts alternate: title 2i, body 2i + 1.
+    titles = np.zeros(2 * count, dtype=np.bool_)
+    titles[0::2] = True
+    batch = tokenize_batch(texts, settings.max_tokens, normalized=titles)
+    has_body = np.diff(batch.offsets)[1::2] > 0
+    # The text is the body; a story that is only a headline is its title.
+    title = 2 * np.arange(count, dtype=np.int64)
+    text = title + has_body
+    main = np.zeros(2 * count, dtype=np.bool_)
+    main[text] = True
+    names, name_offsets = batch.names_in(main)
+    codes = Rows(batch.codes, batch.offsets)
+    tokens = codes.take(text)
+    # A story's two texts are neighbours in the batch: its facts come from both.
+    both = Rows(batch.codes & np.uint32(HASH_BITS), batch.offsets[0::2])
+    topic_values, topic_offsets, topic_tokens = _topic_words(
+        batch.codes, batch.kinds, batch.offsets, has_body, 2 * _TOPIC_WORDS, _TOPIC_WORDS
+    )
+    if words is not None:
+        _learn(words, batch, topic_values, topic_tokens)
+    return Prints(
+        tokens=tokens,
+        shingles=Rows(*_shingles(tokens.values, tokens.offsets, settings.shingle_size)),
+        content=unique_rows(_content_words(tokens)),
+        numbers=unique_rows(both.where((batch.kinds & NUMBER) != 0)),
+        names=unique_rows(Rows(names, name_offsets[0::2])),
+        title_words=unique_rows(_title_words(codes.take(title))),
+        topic_words=Rows(topic_values, topic_offsets),
+        title_text=tuple(batch.normalized[0::2]),
+        text_key=_text_keys(batch.keys),
+        truncated=truncated,
+        headline_only=~has_body,
+        published=np.fromiter(
+            (micros(story.published_at()) for story in stories), dtype=np.int64, count=count
+        ),
+    )
 
 
-def token_codes(words: Sequence[str]) -> np.ndarray:
-    """The words' hashes with the top bit set on content words."""
-    return _cached(words, _TOKEN_CODES, _code)
+def _content_words(tokens: Rows) -> Rows:
+    content = tokens.where((tokens.values & np.uint32(CONTENT_BIT)) != 0)
+    return Rows(content.values & np.uint32(HASH_BITS), content.offsets)
 
 
-def distinctive(words: np.ndarray) -> np.ndarray:
-    """A sorted set of word hashes without the common news words (``COMMON_WORDS``), unless
-    nothing else is left: what the candidate channels band, so that a shared beat is no match."""
-    rest = words[~np.isin(words, _common_hashes(), assume_unique=True)]
-    return rest if len(rest) else words
+def _title_words(titles: Rows) -> Rows:
+    """The content words of each title, or all its words when it has none."""
+    content = (titles.values & np.uint32(CONTENT_BIT)) != 0
+    row = np.repeat(np.arange(len(titles)), titles.lengths)
+    has_content = np.zeros(len(titles), dtype=np.bool_)
+    has_content[row[content]] = True
+    kept = titles.where(content | ~has_content[row])
+    return Rows(kept.values & np.uint32(HASH_BITS), kept.offsets)
 
 
-@lru_cache(maxsize=1)
-def _common_hashes() -> np.ndarray:
-    return np.unique(hash_words(sorted(COMMON_WORDS)))
+def _text_keys(keys: np.ndarray) -> np.ndarray:
+    """One 128-bit key of each story's title and body keys (texts 2i and 2i + 1)."""
+    with np.errstate(over="ignore"):
+        return np.stack(
+            [
+                mix64(keys[0::2, 0] ^ (keys[1::2, 0] * np.uint64(0x9E3779B97F4A7C15))),
+                mix64(keys[0::2, 1] + keys[1::2, 1] * np.uint64(0xC2B2AE3D27D4EB4F)),
+            ],
+            axis=1,
+        )
+
+
+def _learn(words: dict[int, str], batch: Tokenized, values: np.ndarray, tokens: np.ndarray) -> None:
+    """Add the text of the topic words ``words`` lacks, each decoded once."""
+    found, first = np.unique(values, return_index=True)
+    for value, token in zip(found.tolist(), tokens[first].tolist(), strict=True):
+        if value not in words:
+            start, stop = int(batch.starts[token]), int(batch.ends[token])
+            written = batch.chars[start:stop].tobytes().decode("utf-32-le", "surrogatepass")
+            words[value] = written.casefold()
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
@@ -104,165 +219,153 @@ def mix64(values: np.ndarray) -> np.ndarray:
         return values ^ (values >> np.uint64(31))
 
 
-def shingle_hashes(word_hashes: np.ndarray, size: int) -> np.ndarray:
-    """Unique uint32 hashes of the ``size``-word shingles; a shorter text is one shingle."""
-    n = len(word_hashes)
-    if n == 0:
-        return np.empty(0, dtype=np.uint32)
-    size = min(size, n)
-    words = word_hashes.astype(np.uint64)
-    combined = np.zeros(n - size + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for position in range(size):
-            combined += words[position : n - size + 1 + position] * _POSITION_MULTIPLIERS[position]
-    return np.unique(mix64(combined).astype(np.uint32))
+def distinctive(sets: Rows) -> Rows:
+    """Each set without the common news words (``COMMON_WORDS``), unless nothing else is left:
+    what the candidate channels band, so that a shared beat is no match."""
+    common = np.isin(sets.values, _common_hashes())
+    row = np.repeat(np.arange(len(sets)), sets.lengths)
+    has_rest = np.zeros(len(sets), dtype=np.bool_)
+    has_rest[row[~common]] = True
+    return sets.where(~common | ~has_rest[row])
 
 
-def facts_of(text: str, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """What a story reports, not its wording: the hashes of its numbers (two digits or more, or
-    decimals) and of its names.
-
-    ``text`` is cleaned running text: names come from it only, since a headline in title case
-    capitalises every word. Number tokens are all digits, with a decimal point at most.
-    """
-    numbers = [w for w in set(words) if w[0].isdigit() and len(w) > 1]
-    names = list({m.group().casefold() for m in _NAME.finditer(text)})
-    return np.unique(hash_words(numbers)), np.unique(hash_words(names))
+@lru_cache(maxsize=1)
+def _common_hashes() -> np.ndarray:
+    return np.unique(hash_words(sorted(COMMON_WORDS)))
 
 
-@dataclass(slots=True, eq=False)
-class Fingerprint:
-    """What the later stages know of a story, without its text.
-
-    ``tokens`` holds one hash per word of the text (the title when there is no body), in order,
-    with the top bit set on content words; ``numbers`` and ``names`` the sorted hashes of its
-    facts.
-    """
-
-    id: str
-    title: str
-    title_text: str
-    tokens: np.ndarray
-    truncated: bool
-    headline_only: bool
-    text_key: bytes
-    numbers: np.ndarray
-    names: np.ndarray
-    published: datetime | None
-    topic_words: tuple[str, ...]
-    # Derived sets, made on first use: a story in many candidate pairs makes them once.
-    _shingles: np.ndarray | None = field(default=None, repr=False)
-    _words: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def size(self) -> int:
-        return len(self.tokens)
-
-    def shingles(self, settings: Settings) -> np.ndarray:
-        if self._shingles is None:
-            self._shingles = shingle_hashes(self.tokens & _HASH_BITS, settings.shingle_size)
-        return self._shingles
-
-    def forget_words(self) -> None:
-        """Drop the word hashes and the sets made from them, keeping id, titles and topic words:
-        the end of a scan needs no more."""
-        self.tokens = self.numbers = self.names = _NO_WORDS
-        self._shingles = self._words = None
-
-    def content_set(self) -> np.ndarray:
-        """The distinct content words of the whole text."""
-        if self._words is None:
-            self._words = np.unique(self.content()[0])
-        return self._words
-
-    def content(self) -> tuple[np.ndarray, np.ndarray]:
-        """The content words' hashes, in order, and their positions in the text."""
-        positions = np.flatnonzero(self.tokens & _CONTENT_BIT)
-        return self.tokens[positions] & _HASH_BITS, positions
-
-    def lead(self, window: int) -> np.ndarray:
-        """The content words among the first ``window`` words, as a set."""
-        head = self.tokens[:window]
-        return np.unique(head[(head & _CONTENT_BIT) != 0] & _HASH_BITS)
-
-    def title_set(self) -> np.ndarray:
-        words = self.title_text.split()
-        return np.unique(hash_words([w for w in words if is_content(w)] or words))
-
-
-def fingerprint_story(story: Story, settings: Settings) -> Fingerprint:
-    body = tokenize(story.body, settings.max_tokens)
-    title = tokenize(story.title, settings.max_tokens)
-    text = body if body.words else title
-    tokens = token_codes(text.words)
-    title_text = normalized_text(title.words)
-    text_key = hashlib.blake2b(
-        (title_text + "\n" + normalized_text(body.words)).encode("utf-8"), digest_size=16
-    ).digest()
-    lead = [w for w in text.words[: _TOPIC_WORDS * 2] if is_content(w)][:_TOPIC_WORDS]
-    topic_words = [w for w in title.words if is_content(w)] + lead if body.words else lead
-    numbers, names = facts_of(body.text or title.text, title.words + body.words)
-    return Fingerprint(
-        id=story.id,
-        title=story.title,
-        title_text=title_text,
-        tokens=tokens,
-        truncated=body.truncated,
-        headline_only=not body.words,
-        text_key=text_key,
-        numbers=numbers,
-        names=names,
-        published=story.published_at(),
-        topic_words=tuple(map(sys.intern, topic_words)),
-    )
-
-
-def fingerprint(stories: Sequence[Story], settings: Settings) -> list[Fingerprint]:
-    return [fingerprint_story(story, settings) for story in stories]
-
-
-# Up to this many values x permutations, signatures are one 2-D operation (a few MB).
-_BROADCAST_LIMIT = 1 << 20
+def leads(prints: Prints, window: int) -> Rows:
+    """The distinct content words among the first ``window`` words of each story."""
+    head = Rows(*_heads(prints.tokens.values, prints.tokens.offsets, window))
+    return unique_rows(_content_words(head))
 
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The affine permutations of datasketch 2's MinHash (scheme "affine32"), drawn the same way:
-    importing datasketch took a third of a second of every ``dedupe check``, and indexes on
-    disk hold band keys made from exactly these. ``a`` is odd, so ``a * h + b`` is a bijection."""
+    """The affine permutations of datasketch 2's MinHash (scheme "affine32"), drawn the same way
+    (``a * h + b`` modulo 2^32, ``a`` odd, so each is a bijection), without importing it."""
     gen = np.random.RandomState(seed)
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return a, b
 
 
-def signatures(
-    sets: Sequence[np.ndarray], num_perm: int, seed: int, count: int | None = None
-) -> np.ndarray:
+def signatures(sets: Rows, num_perm: int, seed: int, count: int | None = None) -> np.ndarray:
     """MinHash signatures of many sets at once: an (n, count) uint32 matrix, the first ``count``
-    (default all) of ``num_perm`` permutations, for a channel that bands fewer than all.
-
-    The affine permutations are datasketch's (``a * h + b`` modulo 2^32); an empty set gets the
-    all-ones signature, which callers must leave out of the index. One permutation at a time over
-    all values of the batch keeps numpy on contiguous vectors (30x faster than a 2-D matrix).
-    """
+    (default all) of ``num_perm`` permutations, for a channel that bands fewer than all. An empty
+    set gets the all-ones signature, which callers must leave out of the index."""
     a, b = _permutations(num_perm, seed)
     a, b = a[:count], b[:count]
     out = np.full((len(sets), len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
-    lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
-    nonempty = np.flatnonzero(lengths)
-    if len(nonempty) == 0:
+    if not is_compiled():
+        # A few stories (a draft and its candidates): one 2-D operation, not a loop per value.
+        nonempty = np.flatnonzero(sets.lengths)
+        if len(nonempty):
+            values = sets.take(nonempty)
+            with np.errstate(over="ignore"):
+                permuted = values.values[:, None] * a + b
+            out[nonempty] = np.minimum.reduceat(permuted, values.offsets[:-1], axis=0)
         return out
-    values = np.concatenate([sets[i] for i in nonempty]).astype(np.uint32)
-    offsets = np.concatenate([[0], np.cumsum(lengths[nonempty])[:-1]])
-    if len(values) * len(a) <= _BROADCAST_LIMIT:
-        # A few stories (a crawler's add or check): one 2-D operation beats one per permutation.
-        with np.errstate(over="ignore"):
-            permuted = values[:, None] * a + b
-        out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=0)
-        return out
-    for p in range(len(a)):
-        with np.errstate(over="ignore"):
-            permuted = values * a[p] + b[p]
-        out[nonempty, p] = np.minimum.reduceat(permuted, offsets)
+
+    def work(start: int, stop: int) -> None:
+        _minhash(sets.values, sets.offsets, a, b, out, start, stop)
+
+    in_threads(work, len(sets))
     return out
+
+
+# --- compiled loops --------------------------------------------------------------------------
+
+
+@jit
+def _shingles(tokens, offsets, size):
+    """Each row's distinct ``size``-word shingles (a shorter text is one shingle), sorted."""
+    out = np.empty(len(tokens) + len(offsets), dtype=np.uint32)
+    new = np.zeros(len(offsets), dtype=np.int64)
+    n = 0
+    mask = np.uint64(HASH_BITS)
+    for r in range(len(offsets) - 1):
+        first, stop = offsets[r], offsets[r + 1]
+        words = stop - first
+        if words == 0:
+            new[r + 1] = n
+            continue
+        width = min(size, words)
+        count = words - width + 1
+        row = np.empty(count, dtype=np.uint32)
+        for i in range(count):
+            combined = np.uint64(0)
+            for k in range(width):
+                combined += (np.uint64(tokens[first + i + k]) & mask) * _POSITION_MULTIPLIERS[k]
+            combined ^= combined >> np.uint64(30)
+            combined *= np.uint64(0xBF58476D1CE4E5B9)
+            combined ^= combined >> np.uint64(27)
+            combined *= np.uint64(0x94D049BB133111EB)
+            combined ^= combined >> np.uint64(31)
+            row[i] = np.uint32(combined & np.uint64(0xFFFFFFFF))
+        row.sort()
+        for i in range(count):
+            if i == 0 or row[i] != row[i - 1]:
+                out[n] = row[i]
+                n += 1
+        new[r + 1] = n
+    return out[:n].copy(), new
+
+
+@jit
+def _heads(tokens, offsets, window):
+    """The first ``window`` tokens of each row."""
+    new = np.zeros(len(offsets), dtype=np.int64)
+    for r in range(len(offsets) - 1):
+        new[r + 1] = new[r] + min(window, offsets[r + 1] - offsets[r])
+    out = np.empty(new[-1], dtype=tokens.dtype)
+    for r in range(len(offsets) - 1):
+        out[new[r] : new[r + 1]] = tokens[offsets[r] : offsets[r] + new[r + 1] - new[r]]
+    return out, new
+
+
+@jit
+def _topic_words(codes, kinds, offsets, has_body, window, limit):
+    """Per story: the lettered content words of its title (when it has a body), then of the
+    first ``limit`` content words among the first ``window`` words of its text; and the token
+    each came from. Numbers count towards ``limit`` but are left out: they name no topic."""
+    count = len(has_body)
+    out = np.empty(len(codes), dtype=np.uint32)
+    source = np.empty(len(codes), dtype=np.int64)
+    new = np.zeros(count + 1, dtype=np.int64)
+    n = 0
+    content = np.uint32(CONTENT_BIT)
+    mask = np.uint32(HASH_BITS)
+    for s in range(count):
+        if has_body[s]:
+            for t in range(offsets[2 * s], offsets[2 * s + 1]):
+                if codes[t] & content and kinds[t] & ALPHA:
+                    out[n] = codes[t] & mask
+                    source[n] = t
+                    n += 1
+        text = 2 * s + 1 if has_body[s] else 2 * s
+        taken = 0
+        for t in range(offsets[text], min(offsets[text + 1], offsets[text] + window)):
+            if taken == limit:
+                break
+            if codes[t] & content:
+                taken += 1
+                if kinds[t] & ALPHA:
+                    out[n] = codes[t] & mask
+                    source[n] = t
+                    n += 1
+        new[s + 1] = n
+    return out[:n].copy(), new, source[:n].copy()
+
+
+@jit
+def _minhash(values, offsets, a, b, out, start, stop):
+    k = len(a)
+    for s in range(start, stop):
+        row = out[s]
+        for i in range(offsets[s], offsets[s + 1]):
+            v = np.uint64(values[i])
+            for p in range(k):
+                h = np.uint32((np.uint64(a[p]) * v + np.uint64(b[p])) & np.uint64(0xFFFFFFFF))
+                if h < row[p]:
+                    row[p] = h

@@ -3,167 +3,255 @@
 Plain connected components chain unrelated stories through one member (a round-up that quotes two
 stories joins them). Here two groups merge only when most of the pairs between them were accepted,
 strongest pairs first; so a story joins a group only if it copies most of its members.
+
+Stories are rows of the scan's fingerprints, in id order, so that comparing rows compares ids.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
-from dedupe.fingerprint import Fingerprint
+import numpy as np
+
+from dedupe.compiled import jit
+from dedupe.fingerprint import NO_DATE, Prints
 from dedupe.settings import Settings
-from dedupe.story import Evidence, Group, Member, Pair
-from dedupe.verify import days_between, window_days
+from dedupe.verify import EXACT, NEAR_DUPLICATE, Verified, days_between, window_days
 
-_COPY_RELATIONS = {"exact", "near-duplicate"}
-
-
-def original_first(teasers: AbstractSet[str]) -> Callable[[Fingerprint], tuple]:
-    """How fit a story is to be its group's original, lowest first: not a teaser, earliest
-    published, fullest, then by id."""
-    latest = datetime.max.replace(tzinfo=UTC)
-
-    def key(fp: Fingerprint) -> tuple:
-        is_teaser = fp.truncated or fp.id in teasers
-        return (is_teaser, fp.published is None, fp.published or latest, -fp.size, fp.id)
-
-    return key
+_COPY_RELATIONS = (EXACT, NEAR_DUPLICATE)
 
 
-def exact_copies(
-    fps: Sequence[Fingerprint], settings: Settings
-) -> tuple[list[int], dict[str, list[str]]]:
-    """One representative per distinct text, the fittest to be an original (positions in
-    ``fps``, ascending), and the ids of the other stories with exactly its text.
+def fitness(
+    truncated: np.ndarray, published: np.ndarray, size: np.ndarray, teasers: np.ndarray
+) -> np.ndarray:
+    """Each row's rank as its group's original, lowest first: not a teaser, earliest published,
+    fullest, then by row (id). ``teasers`` marks the rows some pair found to be a teaser."""
+    rows = np.arange(len(truncated))
+    undated = published == NO_DATE
+    moment = np.where(undated, np.iinfo(np.int64).max, published)
+    by_fitness = np.lexsort((rows, -size, moment, undated, truncated | teasers))
+    rank = np.empty(len(truncated), dtype=np.int64)
+    rank[by_fitness] = rows
+    return rank
+
+
+def exact_copies(prints: Prints, settings: Settings) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """One representative per distinct text, the fittest to be an original (rows, ascending),
+    and the rows of the other stories with exactly its text, by representative.
 
     Where dates decide (a window set by the user, or a short notice: ``verify.window_days``), a
     text's stories are split by date first: each run of stories within the window of the run's
     earliest is one class; undated stories join the earliest run.
     """
-    classes: defaultdict[bytes, list[int]] = defaultdict(list)
-    for number, fp in enumerate(fps):
-        classes[fp.text_key].append(number)
-    fitness = original_first(set())
+    rank = fitness(prints.truncated, prints.published, prints.size, np.zeros(len(prints), bool))
+    keys = prints.text_key
+    by_text = np.lexsort((rank, keys[:, 1], keys[:, 0]))
+    ordered = keys[by_text]
+    changes = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
+    bounds = [*np.flatnonzero(changes[: len(by_text)]).tolist(), len(by_text)]
     reps: list[int] = []
-    copies: dict[str, list[str]] = {}
-    for numbers in classes.values():
-        for run in _date_runs([fps[n] for n in numbers], numbers, settings):
-            rep = min(run, key=lambda n: fitness(fps[n]))
+    copies: dict[int, np.ndarray] = {}
+    for first, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        if stop - first == 1:
+            reps.append(int(by_text[first]))
+            continue
+        members = by_text[first:stop]
+        for rep, held in same_text(members, prints.published, prints.size, rank, settings):
             reps.append(rep)
-            copies[fps[rep].id] = sorted(fps[n].id for n in run if n != rep)
-    return sorted(reps), copies
+            if len(held):
+                copies[rep] = held
+    return np.array(sorted(reps), dtype=np.int64), copies
 
 
-def _date_runs(
-    same_text: Sequence[Fingerprint], numbers: Sequence[int], settings: Settings
-) -> list[list[int]]:
-    window = window_days(same_text[0], settings)
-    if len(numbers) == 1 or window == float("inf"):
-        return [list(numbers)]
-    earliest = datetime.min.replace(tzinfo=UTC)
-    by_date = sorted(
-        zip(same_text, numbers, strict=True),
-        key=lambda item: (item[0].published or earliest, item[0].id),
-    )
+def same_text(
+    members: np.ndarray,
+    published: np.ndarray,
+    size: np.ndarray,
+    rank: np.ndarray,
+    settings: Settings,
+) -> list[tuple[int, np.ndarray]]:
+    """(representative, rows of its exact copies) of stories that share one text, fittest first
+    (``members`` in order of ``rank``): one class, or one per run of dates where dates decide."""
+    window = window_days(size[members[:1]], settings)[0]
+    runs = [members] if window == np.inf else _date_runs(members, published, window)
+    classes = []
+    for run in runs:
+        rep = int(run[np.argmin(rank[run])])
+        classes.append((rep, np.sort(run[run != rep])))
+    return classes
+
+
+def _date_runs(members: np.ndarray, published: np.ndarray, window: float) -> list[np.ndarray]:
+    # Undated first (they join the earliest run), then by date, then by row.
+    by_date = members[np.lexsort((members, published[members]))]
     runs: list[list[int]] = []
-    start: datetime | None = None
-    for fp, number in by_date:
-        gap = days_between(start, fp.published)
-        if runs and (gap is None or gap <= window):
-            runs[-1].append(number)
-            start = start or fp.published
+    start = NO_DATE
+    for row in by_date.tolist():
+        moment = published[row]
+        gap = days_between(np.array([start]), np.array([moment]))[0]
+        if runs and (np.isnan(gap) or gap <= window):
+            runs[-1].append(row)
+            if start == NO_DATE:
+                start = moment
         else:
-            runs.append([number])
-            start = fp.published
-    return runs
+            runs.append([row])
+            start = moment
+    return [np.array(run, dtype=np.int64) for run in runs]
 
 
-def _merge_groups(ids: Sequence[str], pairs: Sequence[Pair]) -> list[list[str]]:
-    neighbours: defaultdict[str, set[str]] = defaultdict(set)
-    for pair in pairs:
-        neighbours[pair.a].add(pair.b)
-        neighbours[pair.b].add(pair.a)
-    root = {i: i for i in ids}
-    members = {i: [i] for i in ids}
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    """Groups of rows, numbered in the order of their canonical row (= id). ``members`` holds
+    each group's rows, canonical first, the others in row order; ``pair`` the index in the
+    verified pairs of the pair that explains each member (-1 for the canonical, -2 for an exact
+    copy of its representative ``copy_of``)."""
 
-    def find(i: str) -> str:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = root[i]
-        return i
+    canonical: np.ndarray
+    offsets: np.ndarray
+    members: np.ndarray
+    pair: np.ndarray
+    copy_of: np.ndarray
 
-    for pair in sorted(pairs, key=lambda p: (-p.score, p.a, p.b)):
-        ra, rb = find(pair.a), find(pair.b)
+    def __len__(self) -> int:
+        return len(self.canonical)
+
+
+def group(
+    verified: Verified, copies: dict[int, np.ndarray], rank: np.ndarray, rows: int
+) -> Grouped:
+    """Groups of the accepted pairs between representatives, each with the exact copies of its
+    representatives; ``rank`` orders rows by fitness to be the original (``fitness``), and each
+    representative must be the fittest of its copies."""
+    order = np.lexsort((verified.b, verified.a, -verified.score))
+    label = _merge(rows, verified.a, verified.b, order)
+    paired = np.zeros(rows, dtype=np.bool_)
+    paired[verified.a] = paired[verified.b] = True
+    size = np.bincount(label[paired], minlength=rows)
+    merged = np.flatnonzero(paired & (size[label] > 1))
+    # A text with exact copies is a group even when none of its other pairs could join it.
+    alone = np.array(sorted(r for r in copies if not (paired[r] and size[label[r]] > 1)), np.int64)
+    reps = np.concatenate([merged, alone])
+    labels = np.concatenate([label[merged], alone])
+    # Each group's canonical is its fittest representative; groups are numbered by canonical.
+    by_group = np.lexsort((rank[reps], labels))
+    reps, labels = reps[by_group], labels[by_group]
+    first = _run_starts(labels)
+    number = np.empty(len(first), dtype=np.int64)
+    number[np.argsort(reps[first], kind="stable")] = np.arange(len(first))
+    group_of = number[np.repeat(np.arange(len(first)), np.diff(np.append(first, len(reps))))]
+    canonical = np.empty(len(first), dtype=np.int64)
+    canonical[number] = reps[first]
+    explaining = _explaining(verified, reps, group_of, canonical, rows)
+    # Members: every representative and its exact copies, canonical first, then by row.
+    copy_rows = [copies.get(r, np.empty(0, np.int64)) for r in reps.tolist()]
+    counts = np.array([len(c) for c in copy_rows], dtype=np.int64)
+    member = np.concatenate([reps, *copy_rows])
+    member_group = np.concatenate([group_of, np.repeat(group_of, counts)])
+    pair = np.concatenate([explaining, np.full(int(counts.sum()), -2, dtype=np.int64)])
+    copy_of = np.concatenate([np.full(len(reps), -1, dtype=np.int64), np.repeat(reps, counts)])
+    by_member = np.lexsort((member, member != canonical[member_group], member_group))
+    offsets = np.zeros(len(canonical) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(member_group, minlength=len(canonical)), out=offsets[1:])
+    return Grouped(
+        canonical=canonical,
+        offsets=offsets,
+        members=member[by_member],
+        pair=pair[by_member],
+        copy_of=copy_of[by_member],
+    )
+
+
+def _explaining(
+    verified: Verified,
+    reps: np.ndarray,
+    group_of: np.ndarray,
+    canonical: np.ndarray,
+    rows: int,
+) -> np.ndarray:
+    """For each representative, the index of the pair that gives its place in its group: the
+    pair with the group's canonical when there is one, else its strongest pair inside the group
+    (by score, then ids); -1 for the canonical itself."""
+    group = np.full(rows, -1, dtype=np.int64)
+    group[reps] = group_of
+    ga, gb = group[verified.a], group[verified.b]
+    inside = np.flatnonzero((ga >= 0) & (ga == gb))
+    a, b = verified.a[inside], verified.b[inside]
+    head = canonical[ga[inside]]
+    with_canonical = (a == head) | (b == head)
+    # Each pair stands for both its ends; the best pair of an end sorts last among its pairs.
+    ends = np.concatenate([a, b])
+    key = (
+        np.tile(b, 2), np.tile(a, 2), np.tile(verified.score[inside], 2),
+        np.tile(with_canonical, 2), ends,
+    )  # fmt: skip
+    by_end = np.lexsort(key)
+    starts = _run_starts(ends[by_end])
+    last = np.append(starts[1:], len(by_end))[: len(starts)] - 1
+    best = np.full(rows, -1, dtype=np.int64)
+    best[ends[by_end][last]] = np.tile(inside, 2)[by_end][last]
+    explaining = best[reps]
+    explaining[reps == canonical[group_of]] = -1
+    return explaining
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values begins in a sorted array."""
+    return np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]])[: len(values)])
+
+
+def relation_of(verified: Verified, pair: np.ndarray) -> np.ndarray:
+    """The relation code of each member's explaining pair (EXACT for copies, 0 the canonical)."""
+    codes = np.zeros(len(pair), dtype=np.uint8)
+    codes[pair >= 0] = verified.relation[pair[pair >= 0]]
+    codes[pair == -2] = EXACT
+    return codes
+
+
+def is_duplicate(codes: np.ndarray) -> bool:
+    """Whether a group's members (without its canonical) are all exact or near copies."""
+    return bool(np.isin(codes, _COPY_RELATIONS).all())
+
+
+@jit
+def _merge(rows, a, b, order):
+    """Each row's group label after merging the pairs in ``order``: two groups merge when more
+    than half the pairs between them were accepted."""
+    degree = np.zeros(rows + 1, dtype=np.int64)
+    for p in range(len(a)):
+        degree[a[p] + 1] += 1
+        degree[b[p] + 1] += 1
+    start = np.cumsum(degree)
+    fill = start[:-1].copy()
+    neighbours = np.empty(2 * len(a), dtype=np.int64)
+    for p in range(len(a)):
+        neighbours[fill[a[p]]] = b[p]
+        fill[a[p]] += 1
+        neighbours[fill[b[p]]] = a[p]
+        fill[b[p]] += 1
+    label = np.arange(rows)
+    size = np.ones(rows, dtype=np.int64)
+    head = np.arange(rows)
+    tail = np.arange(rows)
+    following = np.full(rows, -1, dtype=np.int64)
+    for p in order:
+        ra, rb = label[a[p]], label[b[p]]
         if ra == rb:
             continue
-        small, large = sorted((members[ra], members[rb]), key=len)
-        large_set = set(large)
-        links = sum(len(neighbours[i] & large_set) for i in small)
-        if 2 * links <= len(small) * len(large):
+        small, large = (ra, rb) if size[ra] < size[rb] else (rb, ra)
+        links = 0
+        i = head[small]
+        while i != -1:
+            for k in range(start[i], start[i + 1]):
+                if label[neighbours[k]] == large:
+                    links += 1
+            i = following[i]
+        if 2 * links <= size[small] * size[large]:
             continue
-        keep, gone = (ra, rb) if len(members[ra]) >= len(members[rb]) else (rb, ra)
-        root[gone] = keep
-        members[keep].extend(members.pop(gone))
-    return [sorted(group) for group in members.values() if len(group) > 1]
-
-
-def group_pairs(
-    pairs: Sequence[Pair],
-    copies: Mapping[str, Sequence[str]],
-    canonical_key: Callable[[str], Any],
-) -> tuple[tuple[Group, ...], tuple[Pair, ...]]:
-    """Groups and the pairs inside them, both in a deterministic order.
-
-    ``pairs`` join distinct texts, each named by its representative; ``copies`` maps a
-    representative to the other stories with exactly its text, which join its group as ``exact``.
-    ``canonical_key`` orders stories by how fit each is to be the original (lowest first), and each
-    representative must be the fittest of its copies.
-    """
-    paired = {p.a for p in pairs} | {p.b for p in pairs}
-    merged = _merge_groups(sorted(paired), pairs)
-    # A text with exact copies is a group even when none of its other pairs could join it.
-    grouped = {rep for reps in merged for rep in reps}
-    merged += [[r] for r in sorted(set(copies) - grouped) if copies[r]]
-    group_of = {rep: number for number, reps in enumerate(merged) for rep in reps}
-    inside_pairs: list[list[Pair]] = [[] for _ in merged]
-    for pair in pairs:
-        number = group_of.get(pair.a)
-        if number is not None and number == group_of.get(pair.b):
-            inside_pairs[number].append(pair)
-    found = sorted(
-        (
-            (min(reps, key=canonical_key), reps, inside)
-            for reps, inside in zip(merged, inside_pairs, strict=True)
-        ),
-        key=lambda item: item[0],
-    )
-
-    by_ends = {frozenset((p.a, p.b)): p for p in pairs}
-    groups: list[Group] = []
-    kept: list[Pair] = []
-    for number, (canonical, reps, inside) in enumerate(found, start=1):
-        listed = [Member(canonical, "original")]
-        for rep in reps:
-            if rep != canonical:
-                pair = by_ends.get(frozenset((rep, canonical))) or max(
-                    (p for p in inside if rep in (p.a, p.b)), key=lambda p: (p.score, p.a, p.b)
-                )
-                listed.append(Member(rep, pair.relation, pair.score))
-            listed.extend(Member(copy, "exact", 1.0) for copy in copies.get(rep, ()))
-        listed[1:] = sorted(listed[1:], key=lambda m: m.id)
-        relation = (
-            "duplicate" if all(m.relation in _COPY_RELATIONS for m in listed[1:]) else "syndicated"
-        )
-        groups.append(Group(f"g{number}", relation, canonical, tuple(listed)))
-        kept.extend(sorted(inside, key=lambda p: (canonical not in (p.a, p.b), p.a, p.b)))
-        for rep in reps:
-            kept.extend(copy_pair(rep, copy) for copy in copies.get(rep, ()))
-    return tuple(groups), tuple(kept)
-
-
-def copy_pair(original: str, copy: str) -> Pair:
-    """The pair of two stories with the same normalized text: nothing to measure."""
-    return Pair(original, copy, "exact", 1.0, Evidence(100.0, 1.0, 1.0))
+        i = head[small]
+        while i != -1:
+            label[i] = large
+            i = following[i]
+        following[tail[large]] = head[small]
+        tail[large] = tail[small]
+        size[large] += size[small]
+    return label

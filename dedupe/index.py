@@ -14,25 +14,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
 
-from dedupe.fingerprint import (
-    Fingerprint,
-    distinctive,
-    fingerprint,
-    fingerprint_story,
-    mix64,
-    signatures,
-)
+from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, mix64, signatures
+from dedupe.rows import Rows
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, Storage, UnstorableStory
 from dedupe.storage.codec import check_storable
 from dedupe.story import Match, Story, Verdict
-from dedupe.verify import explain, verify
+from dedupe.verify import RELATIONS, explain, verify
 
 # Fingerprints of stories read back from the index, kept for the next check: a crawler's drafts
 # meet the same stored stories again and again (one beat, one bucket), and fingerprinting them
@@ -40,54 +33,36 @@ from dedupe.verify import explain, verify
 _KNOWN_FINGERPRINTS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Channel:
-    name: str
-    members: Callable[[Fingerprint, Settings], np.ndarray]
-    bands: int
-    rows: int
+def channels(prints: Prints, settings: Settings) -> list[tuple[Rows, int, int]]:
+    """(sets, bands, rows) of each channel: the text's shingles, the distinctive content words
+    of its lead, and those of its title."""
+    return [
+        (prints.shingles, settings.text_bands, settings.text_rows),
+        (distinctive(leads(prints, settings.lead_tokens)), settings.lead_bands, settings.lead_rows),
+        (distinctive(prints.title_words), settings.title_bands, settings.title_rows),
+    ]
 
 
-def _lead(fp: Fingerprint, settings: Settings) -> np.ndarray:
-    return distinctive(fp.lead(settings.lead_tokens))
-
-
-def _title(fp: Fingerprint, settings: Settings) -> np.ndarray:
-    return distinctive(fp.title_set())
-
-
-def channels(settings: Settings) -> tuple[Channel, ...]:
-    return (
-        Channel("text", Fingerprint.shingles, settings.text_bands, settings.text_rows),
-        Channel("lead", _lead, settings.lead_bands, settings.lead_rows),
-        Channel("title", _title, settings.title_bands, settings.title_rows),
-    )
-
-
-def band_keys(fps: Sequence[Fingerprint], settings: Settings) -> np.ndarray:
+def band_keys(prints: Prints, settings: Settings) -> np.ndarray:
     """An (n, total bands) uint64 matrix of band keys over every channel; 0 marks no key.
 
     Each key mixes the channel and band number in, so one table can hold every band. A story with
     an empty set has no keys in that channel: all empty sets would otherwise share one bucket.
     """
+    n = len(prints)
     columns = []
-    for number, channel in enumerate(channels(settings)):
-        sets = [channel.members(fp, settings) for fp in fps]
-        width = channel.bands * channel.rows
-        sigs = signatures(sets, settings.num_perm, settings.seed, width).astype(np.uint64)
-        empty = np.array([len(s) == 0 for s in sets], dtype=bool)
+    for number, (sets, bands, rows) in enumerate(channels(prints, settings)):
+        sigs = signatures(sets, settings.num_perm, settings.seed, bands * rows).astype(np.uint64)
         # Every band of the channel at once, one row of the band at a time.
-        rows = sigs.reshape(len(fps), channel.bands, channel.rows)
-        bands = np.arange(channel.bands, dtype=np.uint64) | np.uint64(number << 16)
-        key = np.broadcast_to(bands, (len(fps), channel.bands))
-        for row in range(channel.rows):
+        parts = sigs.reshape(n, bands, rows)
+        band = np.arange(bands, dtype=np.uint64) | np.uint64(number << 16)
+        key = np.broadcast_to(band, (n, bands))
+        for row in range(rows):
             with np.errstate(over="ignore"):
-                key = mix64(key * np.uint64(0x9E3779B97F4A7C15) + rows[:, :, row])
+                key = mix64(key * np.uint64(0x9E3779B97F4A7C15) + parts[:, :, row])
         key[key == 0] = 1
-        key[empty] = 0
+        key[sets.lengths == 0] = 0
         columns.append(key)
-    if not columns:
-        return np.zeros((len(fps), 0), dtype=np.uint64)
     return np.concatenate(columns, axis=1)
 
 
@@ -142,26 +117,27 @@ class Index:
     def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
         self.settings = settings
-        self._known: OrderedDict[Story, Fingerprint] = OrderedDict()
+        self._known: OrderedDict[Story, Prints] = OrderedDict()
         self._known_lock = threading.Lock()
 
     def check(self, story: Story) -> Verdict:
         """The stored stories that ``story`` copies or is copied by; stores nothing."""
-        fp = fingerprint_story(story, self.settings)
-        return Verdict(story.id, self._matches(story, fp, self.candidates(fp)))
+        prints = fingerprint([story], self.settings)
+        keys = band_keys(prints, self.settings)[0]
+        return Verdict(story.id, self._matches(story, prints, self.candidates(story.id, keys)))
 
     def add(self, story: Story, *, only_new: bool = False) -> Verdict:
         """Store ``story``, then check it against the stories that arrived before it (see
         ``Detector.add``)."""
         check_storable(story)
-        fp = fingerprint_story(story, self.settings)
-        keys = band_keys([fp], self.settings)
-        seq = self.storage.add(story, _keys(keys[0]))
+        prints = fingerprint([story], self.settings)
+        keys = band_keys(prints, self.settings)[0]
+        seq = self.storage.add(story, _keys(keys))
         if seq is None:
-            held = self.candidates(fp, keys=keys[0])
-            return Verdict(story.id, self._matches(story, fp, held))
-        earlier = self.candidates(fp, before=seq, keys=keys[0])
-        verdict = Verdict(story.id, self._matches(story, fp, earlier))
+            held = self.candidates(story.id, keys)
+            return Verdict(story.id, self._matches(story, prints, held))
+        earlier = self.candidates(story.id, keys, before=seq)
+        verdict = Verdict(story.id, self._matches(story, prints, earlier))
         if only_new and verdict.is_duplicate:
             self.storage.remove([story.id])
         return verdict
@@ -202,45 +178,52 @@ class Index:
     def close(self) -> None:
         self.storage.close()
 
-    def candidates(
-        self, fp: Fingerprint, before: int | None = None, keys: np.ndarray | None = None
-    ) -> list[Story]:
-        """Stored stories that share a band key with ``fp`` (with ``before``: only those that
-        arrived earlier), and the stored story with its id, if any. ``keys``: ``fp``'s band keys,
-        when the caller has them already."""
-        if keys is None:
-            keys = band_keys([fp], self.settings)[0]
+    def candidates(self, story_id: str, keys: np.ndarray, before: int | None = None) -> list[Story]:
+        """Stored stories that share a band key (with ``before``: only those that arrived
+        earlier), and the stored story with the same id, if any."""
         ids = set(self.storage.lookup(_keys(keys), before))
-        if before is None and fp.id in self.storage:
-            ids.add(fp.id)
+        if before is None and story_id in self.storage:
+            ids.add(story_id)
         return self.storage.get(sorted(ids))
 
-    def _fingerprints(self, stories: Sequence[Story]) -> list[Fingerprint]:
+    def _fingerprints(self, stories: Sequence[Story]) -> Prints:
         """Fingerprints of stored stories, from the cache when the same record was seen."""
         with self._known_lock:
             known = {s: self._known[s] for s in stories if s in self._known}
         missing = [s for s in stories if s not in known]
-        known.update(zip(missing, fingerprint(missing, self.settings), strict=True))
+        if missing:
+            made = fingerprint(missing, self.settings)
+            known.update((s, made.take([n])) for n, s in enumerate(missing))
         with self._known_lock:
             for s in stories:
                 self._known[s] = known[s]
                 self._known.move_to_end(s)
             while len(self._known) > _KNOWN_FINGERPRINTS:
                 self._known.popitem(last=False)
-        return [known[s] for s in stories]
+        return Prints.concat([known[s] for s in stories])
 
     def _matches(
-        self, story: Story, fp: Fingerprint, candidates: Sequence[Story]
+        self, story: Story, prints: Prints, candidates: Sequence[Story]
     ) -> tuple[Match, ...]:
+        if not candidates:
+            return ()
+        both = Prints.concat([prints, self._fingerprints(candidates)])
+        pairs = np.stack(
+            [np.zeros(len(candidates), np.int64), np.arange(1, len(candidates) + 1)], axis=1
+        )
+        found = verify(both, pairs, self.settings)
+        stories = [story, *candidates]
+        ends = [
+            (stories[a], stories[b])
+            for a, b in zip(found.a.tolist(), found.b.tolist(), strict=True)
+        ]
+        shared = explain([a for a, _ in ends], [b for _, b in ends], self.settings)
         matches = []
-        for other, other_fp in zip(candidates, self._fingerprints(candidates), strict=True):
-            pair = verify(other_fp, fp, self.settings)
-            if pair is not None:
-                a, b = (other, story) if pair.a == other.id else (story, other)
-                pair = explain(pair, a, b, self.settings)
-                matches.append(
-                    Match(other.id, pair.relation, pair.score, pair.evidence, other.title)
-                )
+        for k, (a, b) in enumerate(ends):
+            other = b if a is story else a
+            relation = RELATIONS[found.relation[k] - 1]
+            evidence = found.evidence(k, shared[k])
+            matches.append(Match(other.id, relation, float(found.score[k]), evidence, other.title))
         return tuple(sorted(matches, key=lambda m: (-m.score, m.story_id)))
 
 

@@ -4,31 +4,28 @@ NFKC and case folding, one form for numbers ("10,000" = "10 000" = "10000"), no 
 without the boilerplate that feeds wrap around stories ("Read more", "Source Link", datelines, share
 lines) and the truncation marks of teasers. Tokens come out for any script: words where words are
 separated by spaces, character bigrams where they are not (Chinese, Japanese, Thai, ...).
+
+``clean`` works on whole texts with a few patterns on their edges. Everything per character (number
+forms, tokens, case folding, word hashes, names) is one compiled pass over the code points of a
+whole batch of texts (``tokenize_batch``), reading the tables of ``charset``. A token is what the
+pattern ``\\p{Nd}+(?:[.,]\\p{Nd}+)*|[\\p{L}\\p{M}\\p{Nd}]+`` finds, first alternative first, in the
+text with its numbers joined; a word's hash is 31 bits of a 64-bit hash of its case-folded code
+points, the same in every process.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.resources import files
 
+import numpy as np
 import regex
 
-# Scripts written without spaces between words: their tokens are overlapping character bigrams.
-_UNSPACED = regex.compile(
-    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]+"
-)
-# Punctuation never reaches a token, so quotes, apostrophes and dashes need no mapping of their
-# own: "year’s" and "year's" both give "year", "s".
-_TOKEN = regex.compile(r"\p{Nd}+(?:[.,]\p{Nd}+)*|[\p{L}\p{M}\p{Nd}]+")
-
-# Thousands separators: "10,000", "10 000" (also no-break and thin spaces), "10'000".
-_THOUSANDS = regex.compile(
-    r"(?<![\p{Nd}.,])\p{Nd}{1,3}(?:([,'’ \u00a0\u202f\u2009])\p{Nd}{3})(?:\1\p{Nd}{3})*"
-    r"(?![\p{Nd}]|[.,]\p{Nd})"
-)
-_SEPARATORS = regex.compile(r"[,'’ \u00a0\u202f\u2009]")
-_DECIMAL_COMMA = regex.compile(r"(?<=\p{Nd}),(?=\p{Nd}{1,2}(?!\p{Nd}))")
+from dedupe.charset import DIGIT, LETTER, LOWER, MARK, SPACE, UNSPACED, UPPER, WORD, tables
+from dedupe.compiled import jit, worth
 
 # Feed and wire boilerplate: whole lines, and phrases at the edges of a story.
 _BOILERPLATE_LINE = regex.compile(
@@ -44,7 +41,8 @@ _LEAD_IN = regex.compile(
 )
 _READ_MORE_TAIL = regex.compile(r"\s*read more:?\s*$", regex.IGNORECASE)
 _TRUNCATION = regex.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.{3,})\s*$")
-
+# Only lines this short can be boilerplate.
+_BOILERPLATE_CHARS = 60
 
 
 def _word_list(name: str) -> frozenset[str]:
@@ -59,31 +57,26 @@ STOP_WORDS = _word_list("stop_words.txt")
 # two stories sharing them share a beat, not a text. Derived by ``benchmarks/common_words.py``.
 COMMON_WORDS = _word_list("common_words.txt")
 
+# Bits of a token's kind.
+NUMBER = 1  # starts with a digit and is longer than one character: a fact
+ALPHA = 2  # holds a letter: a word a topic can be named by
+CONTENT_BIT = 1 << 31
+HASH_BITS = CONTENT_BIT - 1
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    """A text's tokens: ``words`` case-folded for matching, ``display`` as written, for evidence;
-    ``text`` is the cleaned text they came from."""
-
-    words: tuple[str, ...]
-    display: tuple[str, ...]
-    truncated: bool
-    text: str
-
-
-def _is_boilerplate(line: str) -> bool:
-    return len(line) < 60 and _BOILERPLATE_LINE.fullmatch(line.strip()) is not None
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_KEY_PRIME = np.uint64(0x9E3779B97F4A7C15)
+_SEPARATORS = (ord(","), ord("'"), ord("’"), ord(" "), 0xA0, 0x202F, 0x2009)
 
 
 def clean(text: str) -> tuple[str, bool]:
     """The text without boilerplate or a trailing truncation mark, and whether it had one."""
-    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
     lines = text.splitlines()
-    if any(len(line) < 60 and _BOILERPLATE_LINE.fullmatch(line.strip()) for line in lines):
+    if any(len(line) < _BOILERPLATE_CHARS and _is_boilerplate(line) for line in lines):
         text = "\n".join(
-            line
-            for line in lines
-            if not (len(line) < 60 and _BOILERPLATE_LINE.fullmatch(line.strip()))
+            line for line in lines if not (len(line) < _BOILERPLATE_CHARS and _is_boilerplate(line))
         )
     text = text.strip()
     lead_in = _LEAD_IN.match(text[:80])
@@ -98,42 +91,121 @@ def clean(text: str) -> tuple[str, bool]:
     return head + tail, truncated
 
 
-def _join_numbers(text: str) -> str:
-    text = _THOUSANDS.sub(lambda m: _SEPARATORS.sub("", m.group()), text)
-    return _DECIMAL_COMMA.sub(".", text)
+def _is_boilerplate(line: str) -> bool:
+    return _BOILERPLATE_LINE.fullmatch(line.strip()) is not None
 
 
-def _bigrams(run: str) -> list[str]:
-    return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+@dataclass(frozen=True, slots=True)
+class Tokenized:
+    """The tokens of a batch of texts, flat: those of text ``t`` are
+    ``[offsets[t], offsets[t + 1])``.
+
+    ``codes`` holds each token's word hash with the top bit set on content words (not a stop word,
+    more than one character); ``kinds`` its ``NUMBER`` and ``ALPHA`` bits; ``starts`` and ``ends``
+    its span in ``chars``, the batch's code points with numbers joined, which ``segments`` cuts into
+    texts. ``keys`` is a 128-bit hash of each text's token sequence; ``normalized`` the case-folded
+    tokens, joined by spaces, of the texts asked for (others: "").
+    """
+
+    codes: np.ndarray
+    kinds: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    offsets: np.ndarray
+    keys: np.ndarray
+    normalized: list[str]
+    chars: np.ndarray
+    segments: np.ndarray
+
+    def names_in(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The 31-bit hashes of the names in the texts ``wanted`` (a mask), and the offsets
+        that cut them per text."""
+        flags, fold, multi = tables()
+        return _names(self.chars, self.segments, flags, fold, multi, wanted)
+
+    def display(self, text: int, first: int, stop: int) -> list[str]:
+        """Tokens ``first`` to ``stop`` of a text as written (after NFKC and number joining)."""
+        base = self.offsets[text]
+        chars = self.chars
+        return [
+            chars[s:e].tobytes().decode("utf-32-le", "surrogatepass")
+            for s, e in zip(
+                self.starts[base + first : base + stop].tolist(),
+                self.ends[base + first : base + stop].tolist(),
+                strict=True,
+            )
+        ]
+
+
+def tokenize_batch(
+    texts: Sequence[str], max_tokens: int, normalized: np.ndarray | None = None
+) -> Tokenized:
+    """Tokens of cleaned texts (``clean``), each cut at ``max_tokens``; ``normalized`` is a
+    boolean mask of the texts whose normalized text is wanted."""
+    count = len(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
+    bounds = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    joined = "".join(texts).encode("utf-32-le", "surrogatepass")
+    worth(len(joined) // 4)
+    flags, fold, multi = tables()
+    chars, segments = _join_numbers(np.frombuffer(joined, dtype=np.uint32), bounds, flags)
+    want_text = np.zeros(count, np.bool_) if normalized is None else normalized
+    codes, kinds, starts, ends, offsets, keys, text, text_offsets = _tokenize(
+        chars, segments, flags, fold, multi, *_stop_hashes(), max_tokens, want_text
+    )
+    normalized_texts = [""] * count
+    for t in np.flatnonzero(want_text).tolist():
+        normalized_texts[t] = (
+            text[text_offsets[t] : text_offsets[t + 1]].tobytes().decode("utf-32-le", "replace")
+        )
+    return Tokenized(codes, kinds, starts, ends, offsets, keys, normalized_texts, chars, segments)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """One text's tokens: ``words`` case-folded for matching, ``display`` as written, for
+    evidence; ``text`` is the cleaned text they came from."""
+
+    words: tuple[str, ...]
+    display: tuple[str, ...]
+    truncated: bool
+    text: str
 
 
 def tokenize(text: str, max_tokens: int | None = None) -> Tokens:
-    """Tokens of any script, after cleaning; ``max_tokens`` bounds the cost of a huge story."""
-    text, truncated = clean(text)
-    text = _join_numbers(text)
-    display = _TOKEN.findall(text)
-    unspaced = not text.isascii() and _UNSPACED.search(text) is not None
-    if unspaced:
-        display = [gram for token in display for gram in _split_unspaced(token)]
-    if max_tokens is not None:
-        display = display[:max_tokens]
-    # Tokens never hold a space, and folding never makes one: fold them all in one call.
-    words = " ".join(display).casefold().split(" ") if display else []
-    return Tokens(tuple(words), tuple(display), truncated, text)
+    """One text's tokens, after cleaning, as strings: for evidence and for reading, not for the
+    hot path."""
+    cleaned, truncated = clean(text)
+    batch = tokenize_batch([cleaned], max_tokens or len(cleaned) + 1, np.ones(1, np.bool_))
+    display = tuple(batch.display(0, 0, int(batch.offsets[1])))
+    words = tuple(batch.normalized[0].split(" ")) if display else ()
+    joined = batch.chars.tobytes().decode("utf-32-le", "surrogatepass")
+    return Tokens(words, display, truncated, joined)
 
 
-def _split_unspaced(token: str) -> list[str]:
-    """A token with runs of an unspaced script: bigrams of each run, other parts as they are."""
-    pieces: list[str] = []
-    last = 0
-    for run in _UNSPACED.finditer(token):
-        if run.start() > last:
-            pieces.append(token[last : run.start()])
-        pieces.extend(_bigrams(run.group()))
-        last = run.end()
-    if last < len(token):
-        pieces.append(token[last:])
-    return pieces
+def hash64(words: Sequence[str]) -> np.ndarray:
+    """The 64-bit hashes of words as the tokenizer hashes them (case-folded)."""
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    bounds = np.zeros(len(words) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    cps = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    _, fold, multi = tables()
+    return _hash_spans(cps, bounds, fold, multi)
+
+
+def hash_words(words: Sequence[str]) -> np.ndarray:
+    """The 31-bit word hashes of words, as tokens carry them without the content bit."""
+    return (hash64(words) & np.uint64(HASH_BITS)).astype(np.uint32)
+
+
+@lru_cache(maxsize=1)
+def _stop_hashes() -> tuple[np.ndarray, np.ndarray]:
+    """The stop words' 64-bit hashes, sorted, and a filter of their low 16 bits."""
+    hashes = np.unique(hash64(sorted(STOP_WORDS)))
+    low = np.zeros(1 << 16, dtype=np.bool_)
+    low[(hashes & np.uint64(0xFFFF)).astype(np.int64)] = True
+    return hashes, low
 
 
 def is_content(word: str) -> bool:
@@ -141,6 +213,299 @@ def is_content(word: str) -> bool:
     return len(word) > 1 and word not in STOP_WORDS
 
 
-def normalized_text(words: tuple[str, ...]) -> str:
-    """One string per distinct text: what ``exact`` compares."""
-    return " ".join(words)
+# --- compiled loops --------------------------------------------------------------------------
+
+
+@jit
+def _mix(x):
+    # splitmix64's finalizer: an avalanching bijection, so near-equal inputs hash far apart.
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@jit
+def _fold_hash(cps, start, stop, fold, multi):
+    """(hash, folded length) of the code points ``start:stop``, case-folded."""
+    h = _FNV_OFFSET
+    length = 0
+    for t in range(start, stop):
+        point = fold[cps[t]]
+        if point >= 0:
+            h = (h ^ np.uint64(point)) * _FNV_PRIME
+            length += 1
+        else:
+            row = multi[-point - 1]
+            for m in range(3):
+                if row[m] == 0:
+                    break
+                h = (h ^ np.uint64(row[m])) * _FNV_PRIME
+                length += 1
+    return _mix(h ^ np.uint64(length)), length
+
+
+@jit
+def _hash_spans(cps, bounds, fold, multi):
+    out = np.empty(len(bounds) - 1, dtype=np.uint64)
+    for w in range(len(bounds) - 1):
+        out[w] = _fold_hash(cps, bounds[w], bounds[w + 1], fold, multi)[0]
+    return out
+
+
+@jit
+def _is_separator(point):
+    for separator in _SEPARATORS:
+        if point == separator:
+            return True
+    return False
+
+
+@jit
+def _join_numbers(cps, bounds, flags):
+    """The texts with one form per number: thousands separators dropped where a group of one to
+    three digits is followed by groups of three behind one separator (``10,000``, ``10 000``,
+    ``10'000``), then a decimal comma made a point (``7,5``). These are the rules of the patterns
+    ``(?<![\\d.,])\\d{1,3}(?:([,' ])\\d{3})(?:\\1\\d{3})*(?![\\d]|[.,]\\d)`` and
+    ``(?<=\\d),(?=\\d{1,2}(?!\\d))``, applied in that order."""
+    out = np.empty(len(cps), dtype=np.uint32)
+    segments = np.empty(len(bounds), dtype=np.int64)
+    w = 0
+    for s in range(len(bounds) - 1):
+        first, end = bounds[s], bounds[s + 1]
+        segments[s] = w
+        i = first
+        while i < end:
+            point = cps[i]
+            if not flags[point] & DIGIT:
+                out[w] = point
+                w += 1
+                i += 1
+                continue
+            j = i
+            while j < end and flags[cps[j]] & DIGIT:
+                j += 1
+            joined_end = -1
+            before = cps[i - 1] if i > first else 0
+            free = i == first or not (flags[before] & DIGIT or before == 46 or before == 44)
+            if free and j - i <= 3 and j < end and _is_separator(cps[j]):
+                separator = cps[j]
+                groups = 0
+                p = j
+                while (
+                    p + 3 < end
+                    and cps[p] == separator
+                    and flags[cps[p + 1]] & DIGIT
+                    and flags[cps[p + 2]] & DIGIT
+                    and flags[cps[p + 3]] & DIGIT
+                ):
+                    groups += 1
+                    p += 4
+                for k in range(groups, 0, -1):
+                    q = j + 4 * k
+                    if q < end and flags[cps[q]] & DIGIT:
+                        continue
+                    if q + 1 < end and (cps[q] == 46 or cps[q] == 44) and flags[cps[q + 1]] & DIGIT:
+                        continue
+                    joined_end = q
+                    break
+            if joined_end >= 0:
+                for t in range(i, joined_end):
+                    if flags[cps[t]] & DIGIT:
+                        out[w] = cps[t]
+                        w += 1
+                i = joined_end
+            else:
+                for t in range(i, j):
+                    out[w] = cps[t]
+                    w += 1
+                i = j
+        for q in range(segments[s] + 1, w):
+            if out[q] == 44 and flags[out[q - 1]] & DIGIT:
+                digits = 0
+                r = q + 1
+                while r < w and digits < 3 and flags[out[r]] & DIGIT:
+                    digits += 1
+                    r += 1
+                if digits == 1 or digits == 2:
+                    out[q] = 46
+    segments[len(bounds) - 1] = w
+    return out[:w], segments
+
+
+@jit
+def _holds(values, value):
+    """Whether sorted ``values`` hold ``value``."""
+    low, high = 0, len(values)
+    while low < high:
+        middle = (low + high) >> 1
+        if values[middle] < value:
+            low = middle + 1
+        else:
+            high = middle
+    return low < len(values) and values[low] == value
+
+
+@jit
+def _tokenize(chars, segments, flags, fold, multi, stop_words, stop_filter, max_tokens, want_text):
+    count = len(segments) - 1
+    capacity = len(chars)
+    codes = np.empty(capacity, dtype=np.uint32)
+    kinds = np.empty(capacity, dtype=np.uint8)
+    starts = np.empty(capacity, dtype=np.int32)
+    ends = np.empty(capacity, dtype=np.int32)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    keys = np.empty((count, 2), dtype=np.uint64)
+    text_room = 0
+    for s in range(count):
+        if want_text[s]:
+            text_room += 7 * (segments[s + 1] - segments[s]) + 1
+    text = np.empty(text_room, dtype=np.uint32)
+    text_offsets = np.zeros(count + 1, dtype=np.int64)
+    n = 0
+    written = 0
+    for s in range(count):
+        end = segments[s + 1]
+        key1 = _FNV_OFFSET
+        key2 = np.uint64(0)
+        tokens = 0
+        i = segments[s]
+        while i < end and tokens < max_tokens:
+            if not flags[chars[i]] & WORD:
+                i += 1
+                continue
+            seen = flags[chars[i]]
+            j = i + 1
+            if seen & DIGIT:
+                while True:
+                    while j < end and flags[chars[j]] & DIGIT:
+                        j += 1
+                    if (
+                        j + 1 < end
+                        and (chars[j] == 46 or chars[j] == 44)
+                        and flags[chars[j + 1]] & DIGIT
+                    ):
+                        seen |= flags[chars[j + 1]]
+                        j += 2
+                        continue
+                    break
+            else:
+                while j < end and flags[chars[j]] & WORD:
+                    seen |= flags[chars[j]]
+                    j += 1
+            # A run of an unspaced script inside the token gives its character bigrams (a lone
+            # character itself); the rest of the token stays whole.
+            k = i
+            while k < j and tokens < max_tokens:
+                if seen & UNSPACED:
+                    r = k + 1
+                    unspaced = flags[chars[k]] & UNSPACED
+                    while r < j and (flags[chars[r]] & UNSPACED) == unspaced:
+                        r += 1
+                else:
+                    r = j
+                    unspaced = 0
+                if unspaced and r - k > 1:
+                    pieces = r - k - 1
+                    width = 2
+                else:
+                    pieces = 1
+                    width = r - k
+                for piece in range(pieces):
+                    if tokens == max_tokens:
+                        break
+                    p = k + piece
+                    h, length = _fold_hash(chars, p, p + width, fold, multi)
+                    code = h & np.uint64(HASH_BITS)
+                    # Most words are no stop word: a bit per 16 bits of hash says so at once.
+                    if length > 1 and not (
+                        stop_filter[h & np.uint64(0xFFFF)] and _holds(stop_words, h)
+                    ):
+                        code |= np.uint64(CONTENT_BIT)
+                    kind = NUMBER if length > 1 and flags[chars[p]] & DIGIT else 0
+                    if seen & UNSPACED:
+                        for t in range(p, p + width):
+                            if flags[chars[t]] & LETTER:
+                                kind |= ALPHA
+                                break
+                    elif seen & LETTER:
+                        kind |= ALPHA
+                    codes[n] = code
+                    kinds[n] = kind
+                    starts[n] = p
+                    ends[n] = p + width
+                    n += 1
+                    tokens += 1
+                    key1 = (key1 ^ h) * _FNV_PRIME
+                    key2 = _mix(key2 + h) * _KEY_PRIME
+                    if want_text[s]:
+                        if written > text_offsets[s]:
+                            text[written] = 32
+                            written += 1
+                        for t in range(p, p + width):
+                            point = fold[chars[t]]
+                            if point >= 0:
+                                text[written] = point
+                                written += 1
+                            else:
+                                row = multi[-point - 1]
+                                for m in range(3):
+                                    if row[m] == 0:
+                                        break
+                                    text[written] = row[m]
+                                    written += 1
+                k = r
+            i = j
+        offsets[s + 1] = n
+        keys[s, 0] = _mix(key1 ^ np.uint64(tokens))
+        keys[s, 1] = key2
+        text_offsets[s + 1] = written
+    return (
+        codes[:n].copy(), kinds[:n].copy(), starts[:n].copy(), ends[:n].copy(), offsets, keys,
+        text[:written].copy(), text_offsets,
+    )  # fmt: skip
+
+
+@jit
+def _names(chars, segments, flags, fold, multi, wanted):
+    """Names in running text: a capitalised word after a lower-case word, a digit or a comma
+    (the pattern ``(?<=[\\p{Ll}\\p{Nd},;:]\\s+)\\p{Lu}[\\p{L}\\p{M}'-]*\\p{L}``), so that
+    sentence-initial words ("Nevertheless") are not taken for names; their 31-bit hashes."""
+    count = len(segments) - 1
+    found = np.empty(len(chars) // 2 + 1, dtype=np.uint32)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    n = 0
+    for s in range(count):
+        if wanted[s]:
+            first, end = segments[s], segments[s + 1]
+            i = first + 1
+            while i < end:
+                if flags[chars[i]] & UPPER and flags[chars[i - 1]] & SPACE:
+                    k = i - 1
+                    while k >= first and flags[chars[k]] & SPACE:
+                        k -= 1
+                    before = chars[k] if k >= first else 0
+                    if k >= first and (
+                        flags[before] & (LOWER | DIGIT)
+                        or before == 44
+                        or before == 59
+                        or before == 58
+                    ):
+                        j = i + 1
+                        last = -1
+                        while j < end and (
+                            flags[chars[j]] & (LETTER | MARK) or chars[j] == 39 or chars[j] == 45
+                        ):
+                            if flags[chars[j]] & LETTER:
+                                last = j
+                            j += 1
+                        if last > i:
+                            h = _fold_hash(chars, i, last + 1, fold, multi)[0]
+                            found[n] = np.uint32(h & np.uint64(HASH_BITS))
+                            n += 1
+                            i = last + 1
+                            continue
+                i += 1
+        offsets[s + 1] = n
+    return found[:n].copy(), offsets

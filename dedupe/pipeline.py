@@ -1,10 +1,40 @@
-"""The batch stages both engines share, as plain functions: the local engine (``Detector.scan``)
-and the Spark engine call the same rules, so that their reports agree by construction.
+"""The batch stages both engines share, as functions over rows and arrays: the local engine
+(``Detector.scan``) and the Spark engine call the same rules, so that their reports agree by
+construction.
+
+A scan's stories are rows, in id order: ``fingerprint_batch`` makes the fingerprints and band
+keys of a batch; ``find_groups`` the exact classes, candidate pairs, verification and groups;
+``report_groups`` the report's groups and pairs, explaining each member once; ``topic_rows`` the
+stories topics are made of. Ids appear only at the edges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+import hashlib
+from collections.abc import Callable, Container, Mapping, Sequence
+
+import numpy as np
+
+from dedupe.fingerprint import Prints, fingerprint
+from dedupe.group import Grouped, exact_copies, fitness, group, is_duplicate, relation_of
+from dedupe.index import band_keys, candidate_pairs
+from dedupe.settings import Settings
+from dedupe.story import Evidence, Group, Member, Pair, Story
+from dedupe.verify import EXACT, RELATIONS, TEASER, Verified, days_between, explain, verify
+
+
+def story_digest(story: Story) -> bytes:
+    """A stable digest of a record's every field: two records under one id are one story only
+    when their digests agree."""
+    return hashlib.blake2b(repr(story.to_dict()).encode("utf-8"), digest_size=16).digest()
+
+
+def fingerprint_batch(
+    stories: Sequence[Story], settings: Settings, words: dict[int, str] | None = None
+) -> tuple[Prints, np.ndarray]:
+    """Fingerprints and band keys of a batch: the unit of work of every engine's workers."""
+    prints = fingerprint(stories, settings, words)
+    return prints, band_keys(prints, settings)
 
 
 def version_names(versions: Mapping[str, int], taken: Container[str]) -> dict[str, list[str]]:
@@ -26,3 +56,95 @@ def version_names(versions: Mapping[str, int], taken: Container[str]) -> dict[st
                 listed.append(name)
         names[story_id] = listed
     return names
+
+
+def find_groups(
+    prints: Prints, keys: np.ndarray, settings: Settings, lap: Callable[..., None] | None = None
+) -> tuple[Verified, Grouped]:
+    """The accepted pairs between distinct texts, and the groups they and the exact copies make.
+    ``lap`` is told when each stage is done (``dedupe -v``)."""
+    lap = lap or (lambda *args: None)
+    reps, copies = exact_copies(prints, settings)
+    candidates = reps[candidate_pairs(keys[reps], settings.max_bucket)]
+    lap("%d candidate pairs", len(candidates))
+    verified = verify(prints, candidates, settings)
+    lap("verified: %d pairs accepted", len(verified))
+    rank = fitness(
+        prints.truncated, prints.published, prints.size, teasers_of(verified, len(prints))
+    )
+    return verified, group(verified, copies, rank, len(prints))
+
+
+def teasers_of(verified: Verified, rows: int) -> np.ndarray:
+    """The rows that some accepted pair found to be a teaser: never a group's original."""
+    teasers = np.zeros(rows, dtype=np.bool_)
+    teasers[verified.b[verified.relation == TEASER]] = True
+    return teasers
+
+
+def explained(grouped: Grouped, verified: Verified) -> np.ndarray:
+    """The verified pairs whose shared passages the report shows: the pair that explains each
+    member, but for exact copies, which have nothing to show."""
+    pairs = grouped.pair[grouped.pair >= 0]
+    return np.unique(pairs[verified.relation[pairs] != EXACT])
+
+
+def passages(
+    verified: Verified,
+    wanted: np.ndarray,
+    stories: Callable[[np.ndarray], Sequence[Story]],
+    settings: Settings,
+) -> dict[int, tuple[str, ...]]:
+    """The shared passages of the verified pairs ``wanted``, by pair. ``stories`` reads the
+    stories of rows: their texts are needed only here, for the pairs reported."""
+    a, b = verified.a[wanted], verified.b[wanted]
+    needed = np.unique(np.concatenate([a, b]))
+    texts = dict(zip(needed.tolist(), stories(needed), strict=True))
+    shared = explain([texts[r] for r in a.tolist()], [texts[r] for r in b.tolist()], settings)
+    return dict(zip(wanted.tolist(), shared, strict=True))
+
+
+def report_groups(
+    grouped: Grouped,
+    verified: Verified,
+    ids: Sequence[str],
+    published: np.ndarray,
+    shared: Mapping[int, tuple[str, ...]],
+) -> tuple[tuple[Group, ...], tuple[Pair, ...]]:
+    """The report's groups, and for each member but the canonical the pair that explains it,
+    with the ``shared`` passages of the pairs that have them."""
+    pair = grouped.pair
+    codes = relation_of(verified, pair)
+    groups: list[Group] = []
+    pairs: list[Pair] = []
+    for number in range(len(grouped)):
+        first, stop = int(grouped.offsets[number]), int(grouped.offsets[number + 1])
+        canonical = ids[grouped.members[first]]
+        listed = [Member(canonical, "original")]
+        for k in range(first + 1, stop):
+            row = int(grouped.members[k])
+            if pair[k] == -2:
+                rep = int(grouped.copy_of[k])
+                listed.append(Member(ids[row], "exact", 1.0))
+                days = float(days_between(published[[rep]], published[[row]])[0])
+                evidence = Evidence(100.0, 1.0, 1.0, days_apart=None if np.isnan(days) else days)
+                pairs.append(Pair(ids[rep], ids[row], "exact", 1.0, evidence))
+                continue
+            q = int(pair[k])
+            relation = RELATIONS[verified.relation[q] - 1]
+            score = float(verified.score[q])
+            listed.append(Member(ids[row], relation, score))
+            evidence = verified.evidence(q, shared.get(q, ()))
+            a, b = int(verified.a[q]), int(verified.b[q])
+            pairs.append(Pair(ids[a], ids[b], relation, score, evidence))
+        kind = "duplicate" if is_duplicate(codes[first + 1 : stop]) else "syndicated"
+        groups.append(Group(f"g{number + 1}", kind, canonical, tuple(listed)))
+    return tuple(groups), tuple(pairs)
+
+
+def topic_rows(grouped: Grouped, count: int) -> np.ndarray:
+    """The rows topics are made of: every story in no group, and each group's canonical."""
+    keep = np.ones(count, dtype=np.bool_)
+    keep[grouped.members] = False
+    keep[grouped.canonical] = True
+    return np.flatnonzero(keep)

@@ -1,201 +1,383 @@
-"""Verify: decide what a candidate pair really is, on the stories' real sets, and keep the evidence.
+"""Verify: decide what each candidate pair really is, on the stories' real sets, and explain it.
 
-The sketches only proposed the pair. Here the exact shingle sets, the lead of the longer story and
+The sketches only proposed the pairs. Here the exact shingle sets, the lead of the longer story and
 the facts of both decide: copies and rewrites share text *and* facts; a teaser shares the content
 words of its article's lead; a template look-alike shares text but reports other numbers and names,
 and is rejected.
+
+All candidate pairs of a scan are verified at once, in the order a pair meets the tests: ``order``
+(which story is the fuller), a compiled loop that measures the set overlaps, with the cheap
+``plausible`` test first so that most pairs (stories of one beat, not one text) cost two overlaps,
+then the title similarity of the plausible ones (rapidfuzz, in one call), then ``decide`` over the
+measures as arrays. ``explain`` finds the shared passages of the pairs that are reported.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from rapidfuzz import fuzz
-from rapidfuzz.distance import Indel
+from rapidfuzz import fuzz, process
 
-from dedupe.fingerprint import Fingerprint
-from dedupe.normalize import tokenize
+from dedupe.compiled import in_threads, jit, worth
+from dedupe.fingerprint import NO_DATE, Prints
+from dedupe.normalize import CONTENT_BIT, HASH_BITS, clean, tokenize_batch
 from dedupe.settings import Settings
-from dedupe.story import Evidence, Pair, Relation, Story
+from dedupe.story import Evidence, Relation, Story
 
-# Evidence passages are searched in the first tokens only: alignment costs the product of lengths.
+# Relation codes of ``Verified.relation``: RELATIONS[code - 1]; 0 is no relation.
+RELATIONS: tuple[Relation, ...] = ("exact", "near-duplicate", "syndicated", "teaser")
+EXACT, NEAR_DUPLICATE, SYNDICATED, TEASER = 1, 2, 3, 4
+_MICROS_PER_DAY = 86_400_000_000
+# Shared passages are searched in the first words only: a huge story would cost its length.
 _PASSAGE_WINDOW = 3000
 
 
 class Measures(NamedTuple):
-    jaccard: float
-    containment: float
-    lead_containment: float
-    title_similarity: float
-    number_agreement: float
-    name_agreement: float
-    days_apart: float | None
+    """What ``decide`` reads of each pair, as arrays (``a`` the fuller story)."""
+
+    jaccard: np.ndarray
+    containment: np.ndarray
+    lead_containment: np.ndarray
+    title_similarity: np.ndarray
+    number_agreement: np.ndarray
+    name_agreement: np.ndarray
+    days_apart: np.ndarray  # NaN where either story is undated
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> int:
-    return len(np.intersect1d(a, b, assume_unique=True))
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """Accepted pairs of rows: ``a`` the fuller story, ``b`` the copy or teaser, the relation
+    code, the score and the evidence measured on the real sets."""
+
+    a: np.ndarray
+    b: np.ndarray
+    relation: np.ndarray
+    score: np.ndarray
+    title_similarity: np.ndarray
+    containment: np.ndarray
+    jaccard: np.ndarray
+    days_apart: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def evidence(self, k: int, shared: tuple[str, ...] = ()) -> Evidence:
+        """The evidence of pair ``k``, with its shared passages."""
+        days = float(self.days_apart[k])
+        return Evidence(
+            float(self.title_similarity[k]),
+            float(self.containment[k]),
+            float(self.jaccard[k]),
+            shared,
+            None if np.isnan(days) else days,
+        )
 
 
-def lead_containment(short: Fingerprint, full: Fingerprint, settings: Settings) -> float:
-    """Share of the short story's content words found in the lead of the full one.
-
-    The lead window grows with the short story (twice its length), since a longer excerpt reaches
-    further into its article.
-    """
-    words = short.content_set()
-    if not len(words):
-        return 0.0
-    lead = full.lead(max(settings.lead_tokens, 2 * short.size))
-    return _overlap(words, lead) / len(words)
+def order(prints: Prints, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fuller, shorter) rows of each pair: the teaser or excerpt goes second; a tie goes to the
+    lower row (rows are in id order), so the order is stable."""
+    x, y = pairs[:, 0], pairs[:, 1]
+    tx, ty = prints.truncated[x], prints.truncated[y]
+    sx, sy = prints.size[x], prints.size[y]
+    x_first = (tx < ty) | ((tx == ty) & ((sx > sy) | ((sx == sy) & (x < y))))
+    return np.where(x_first, x, y), np.where(x_first, y, x)
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of the smaller set of facts that the other story also reports; 1 with none."""
-    fewer, more = sorted((a, b), key=len)
-    if not len(fewer):
-        return 1.0
-    return _overlap(fewer, more) / len(fewer)
-
-
-def days_between(a: datetime | None, b: datetime | None) -> float | None:
-    """Days between two publications; None unless both are dated."""
-    if a is None or b is None:
-        return None
-    return abs((a - b).total_seconds()) / 86400
-
-
-def window_days(fuller: Fingerprint, settings: Settings) -> float:
-    """How many days apart two stories may be and still be copies: any number, unless the user
-    set a window or the fuller story is a short notice, whose words cannot tell this week's
-    notice from last week's."""
-    window = settings.window_days if settings.window_days is not None else float("inf")
-    if fuller.size < settings.notice_tokens:
-        window = min(window, settings.notice_window_days)
+def window_days(sizes: np.ndarray, settings: Settings) -> np.ndarray:
+    """How many days apart two stories may be and still be copies, by the fuller one's size: any
+    number, unless the user set a window or the fuller story is a short notice, whose words
+    cannot tell this week's notice from last week's."""
+    window = np.full(len(sizes), np.inf if settings.window_days is None else settings.window_days)
+    notice = sizes < settings.notice_tokens
+    window[notice] = np.minimum(window[notice], settings.notice_window_days)
     return window
 
 
-def measure(a: Fingerprint, b: Fingerprint, settings: Settings) -> Measures:
-    """``a`` is the fuller story, ``b`` the shorter one."""
-    a_shingles, b_shingles = a.shingles(settings), b.shingles(settings)
-    shared = _overlap(a_shingles, b_shingles)
-    union = len(a_shingles) + len(b_shingles) - shared
-    smaller = min(len(a_shingles), len(b_shingles))
-    return Measures(
-        jaccard=shared / union if union else 0.0,
-        containment=shared / smaller if smaller else 0.0,
-        lead_containment=lead_containment(b, a, settings),
-        title_similarity=float(fuzz.token_sort_ratio(a.title_text, b.title_text)),
-        number_agreement=agreement(a.numbers, b.numbers),
-        name_agreement=agreement(a.names, b.names),
-        days_apart=days_between(a.published, b.published),
+def days_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Days between publications (microseconds since the epoch); NaN unless both are dated."""
+    days = np.abs(a - b) / _MICROS_PER_DAY
+    days[(a == NO_DATE) | (b == NO_DATE)] = np.nan
+    return days
+
+
+def verify(prints: Prints, pairs: np.ndarray, settings: Settings) -> Verified:
+    """The accepted pairs among candidate ``pairs`` of rows (an (m, 2) array), in their order."""
+    # A pair costs about what tokenizing a few hundred characters does.
+    worth(200 * len(pairs))
+    a, b = order(prints, pairs)
+    same_text = (prints.text_key[a] == prints.text_key[b]).all(axis=1)
+    headline = prints.headline_only[a] | prints.headline_only[b]
+    plausible, m = measure(prints, a, b, same_text | headline, settings)
+    a, b, same_text = a[plausible], b[plausible], same_text[plausible]
+    relation, score = decide(prints, a, b, same_text, m, settings)
+    accepted = relation > 0
+    return Verified(
+        a=a[accepted],
+        b=b[accepted],
+        relation=relation[accepted],
+        score=score[accepted],
+        title_similarity=m.title_similarity[accepted],
+        containment=m.containment[accepted],
+        jaccard=m.jaccard[accepted],
+        days_apart=m.days_apart[accepted],
     )
 
 
-def plausible(a: Fingerprint, b: Fingerprint, settings: Settings) -> bool:
-    """Whether ``decide`` could accept the pair, from two set overlaps: most candidates share a
-    beat, not a text, and fail here at a tenth of the cost of ``measure``.
-
-    Every acceptance but ``exact`` and the headline-only title rule needs shingle containment of at
-    least the lowest text threshold (Jaccard never exceeds containment), or the shorter story's
-    content words in the other's lead, which are a subset of its content words.
-    """
-    if a.text_key == b.text_key or a.headline_only or b.headline_only:
-        return True
-    text = min(
+def measure(
+    prints: Prints, a: np.ndarray, b: np.ndarray, always: np.ndarray, settings: Settings
+) -> tuple[np.ndarray, Measures]:
+    """Which ordered pairs are plausible (``_measure``; ``always`` marks pairs that are, such as
+    exact copies and headlines), and the measures of those."""
+    shared = np.empty(len(a), dtype=np.int64)
+    lead_hits = np.empty(len(a), dtype=np.int64)
+    facts = np.empty((len(a), 2), dtype=np.float64)
+    plausible = np.empty(len(a), dtype=np.bool_)
+    text_floor = min(
         settings.near_duplicate_jaccard,
         settings.syndicated_containment,
         settings.syndicated_jaccard,
     )
-    x, y = a.shingles(settings), b.shingles(settings)
-    # The margin keeps a share exactly at the threshold, which rounding could otherwise drop.
-    if _overlap(x, y) >= text * min(len(x), len(y)) - 1e-9:
-        return True
-    x, y = a.content_set(), b.content_set()
-    return _overlap(x, y) >= settings.teaser_lead_containment * min(len(x), len(y)) - 1e-9
+
+    def work(start: int, stop: int) -> None:
+        _measure(
+            a, b, start, stop, always, prints.shingles.values, prints.shingles.offsets,
+            prints.content.values, prints.content.offsets, prints.tokens.values,
+            prints.tokens.offsets, prints.numbers.values, prints.numbers.offsets,
+            prints.names.values, prints.names.offsets, text_floor,
+            settings.teaser_lead_containment, settings.lead_tokens,
+            shared, lead_hits, facts, plausible,
+        )  # fmt: skip
+
+    in_threads(work, len(a))
+    keep = np.flatnonzero(plausible)
+    a, b, shared, lead_hits, facts = a[keep], b[keep], shared[keep], lead_hits[keep], facts[keep]
+    la, lb = prints.shingles.lengths[a], prints.shingles.lengths[b]
+    union = la + lb - shared
+    smaller = np.minimum(la, lb)
+    words = prints.content.lengths[b]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jaccard = np.where(union > 0, shared / union, 0.0)
+        containment = np.where(smaller > 0, shared / smaller, 0.0)
+        lead = np.where(words > 0, lead_hits / words, 0.0)
+    titles = prints.title_text
+    similarity = process.cpdist(
+        [titles[i] for i in a.tolist()],
+        [titles[i] for i in b.tolist()],
+        scorer=fuzz.token_sort_ratio,
+        dtype=np.float64,
+        workers=-1,
+    )
+    return plausible, Measures(
+        jaccard=jaccard,
+        containment=containment,
+        lead_containment=lead,
+        title_similarity=np.asarray(similarity, dtype=np.float64).reshape(len(a)),
+        number_agreement=facts[:, 0],
+        name_agreement=facts[:, 1],
+        days_apart=days_between(prints.published[a], prints.published[b]),
+    )
 
 
 def decide(
-    a: Fingerprint, b: Fingerprint, m: Measures, settings: Settings
-) -> tuple[Relation, float] | None:
-    """The relation and score of an ordered pair (``a`` fuller), or None when it is no copy."""
-    if m.days_apart is not None and m.days_apart > window_days(a, settings):
-        return None
-    if a.text_key == b.text_key:
-        return "exact", 1.0
-    if m.number_agreement < settings.number_agreement or m.name_agreement < settings.name_agreement:
-        return None
-    if (
-        a.size < settings.short_story_tokens
-        and m.title_similarity < settings.short_story_title_similarity
-    ):
-        return None
+    prints: Prints,
+    a: np.ndarray,
+    b: np.ndarray,
+    same_text: np.ndarray,
+    m: Measures,
+    settings: Settings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The relation code (0: no copy) and score of each ordered pair (``a`` fuller), the rules
+    applied in order: a later rule decides only pairs the earlier ones left open."""
+    size_a, size_b = prints.size[a], prints.size[b]
+    headline = prints.headline_only[a] | prints.headline_only[b]
+    relation = np.zeros(len(a), dtype=np.uint8)
+    score = np.zeros(len(a), dtype=np.float64)
+    open_ = ~(m.days_apart > window_days(size_a, settings))  # NaN: undated, never too far
+
+    def settle(where: np.ndarray, code: int, value: np.ndarray | float) -> None:
+        nonlocal open_
+        chosen = open_ & where
+        relation[chosen] = code
+        score[chosen] = value[chosen] if isinstance(value, np.ndarray) else value
+        open_ = open_ & ~where
+
+    settle(same_text, EXACT, 1.0)
+    open_ &= (m.number_agreement >= settings.number_agreement) & (
+        m.name_agreement >= settings.name_agreement
+    )
+    open_ &= ~(
+        (size_a < settings.short_story_tokens)
+        & (m.title_similarity < settings.short_story_title_similarity)
+    )
     # A teaser is an excerpt of an article's lead, so the article must be longer than a lead.
-    is_short = b.truncated or (
-        b.size <= settings.teaser_max_tokens and b.size <= settings.teaser_max_ratio * a.size
+    is_short = prints.truncated[b] | (
+        (size_b <= settings.teaser_max_tokens) & (size_b <= settings.teaser_max_ratio * size_a)
     )
     is_teaser = (
         is_short
-        and a.size > settings.lead_tokens
-        and m.lead_containment >= settings.teaser_lead_containment
+        & (size_a > settings.lead_tokens)
+        & (m.lead_containment >= settings.teaser_lead_containment)
     )
-    if m.jaccard >= settings.near_duplicate_jaccard:
-        return "near-duplicate", m.jaccard
-    if m.containment >= settings.syndicated_containment or m.jaccard >= settings.syndicated_jaccard:
-        if is_teaser:
-            return "teaser", max(m.containment, m.lead_containment)
-        return "syndicated", max(m.containment, m.jaccard)
-    if is_teaser:
-        return "teaser", m.lead_containment
-    if m.title_similarity >= settings.title_similarity and (
-        a.headline_only or b.headline_only or m.lead_containment >= settings.teaser_lead_containment
-    ):
-        return "syndicated", m.title_similarity / 100
-    return None
-
-
-def order(x: Fingerprint, y: Fingerprint) -> tuple[Fingerprint, Fingerprint]:
-    """(fuller, shorter): the teaser or excerpt goes second; ties by id keep the order stable."""
-    return min((x, y), (y, x), key=lambda p: (p[0].truncated, -p[0].size, p[0].id))
-
-
-def verify(x: Fingerprint, y: Fingerprint, settings: Settings) -> Pair | None:
-    """The pair's relation and evidence, or None. Shared passages need the texts: ``explain``."""
-    if not plausible(x, y, settings):
-        return None
-    a, b = order(x, y)
-    m = measure(a, b, settings)
-    decision = decide(a, b, m, settings)
-    if decision is None:
-        return None
-    relation, score = decision
-    evidence = Evidence(m.title_similarity, m.containment, m.jaccard, days_apart=m.days_apart)
-    return Pair(a=a.id, b=b.id, relation=relation, score=score, evidence=evidence)
-
-
-def dated(pair: Pair, a: datetime | None, b: datetime | None) -> Pair:
-    """The pair with the days between its stories in its evidence: exact copies are grouped by
-    their text alone, never measured."""
-    return replace(pair, evidence=replace(pair.evidence, days_apart=days_between(a, b)))
-
-
-def explain(pair: Pair, a: Story, b: Story, settings: Settings) -> Pair:
-    """The pair with its evidence's longest shared passages, as written in ``a``."""
-    left = tokenize(a.body or a.title, _PASSAGE_WINDOW)
-    right = tokenize(b.body or b.title, _PASSAGE_WINDOW)
-    # The runs of words that a longest common subsequence keeps in both texts: the shared passages.
-    runs = sorted(
-        (
-            (op.src_end - op.src_start, op.src_start)
-            for op in Indel.opcodes(left.words, right.words)
-            if op.tag == "equal" and op.src_end - op.src_start >= settings.shared_min_tokens
-        ),
-        key=lambda run: (-run[0], run[1]),
+    settle(m.jaccard >= settings.near_duplicate_jaccard, NEAR_DUPLICATE, m.jaccard)
+    shares_text = (m.containment >= settings.syndicated_containment) | (
+        m.jaccard >= settings.syndicated_jaccard
     )
-    shared = tuple(
-        " ".join(left.display[start : start + size])
-        for size, start in runs[: settings.shared_passages]
+    settle(shares_text & is_teaser, TEASER, np.maximum(m.containment, m.lead_containment))
+    settle(shares_text, SYNDICATED, np.maximum(m.containment, m.jaccard))
+    settle(is_teaser, TEASER, m.lead_containment)
+    settle(
+        (m.title_similarity >= settings.title_similarity)
+        & (headline | (m.lead_containment >= settings.teaser_lead_containment)),
+        SYNDICATED,
+        m.title_similarity / 100,
     )
-    return replace(pair, evidence=replace(pair.evidence, shared=shared))
+    return relation, score
+
+
+def explain(
+    firsts: Sequence[Story], seconds: Sequence[Story], settings: Settings
+) -> list[tuple[str, ...]]:
+    """The longest passages each pair of stories (``firsts[k]``, ``seconds[k]``) shares, as
+    written in the first: runs of at least ``shared_min_tokens`` words in which every stretch of
+    that many words also stands in the other text, longest first, ``shared_passages`` of them."""
+    texts = [clean(story.body or story.title)[0] for story in (*firsts, *seconds)]
+    tokens = tokenize_batch(texts, _PASSAGE_WINDOW)
+    size, count = settings.shared_min_tokens, len(firsts)
+    found: list[tuple[str, ...]] = []
+    for first in range(count):
+        second = count + first
+        runs = _shared_runs(
+            tokens.codes, tokens.offsets[first], tokens.offsets[first + 1],
+            tokens.codes, tokens.offsets[second], tokens.offsets[second + 1], size,
+        )  # fmt: skip
+        found.append(
+            tuple(
+                " ".join(tokens.display(first, start, start + length))
+                for start, length in runs[: settings.shared_passages].tolist()
+            )
+        )
+    return found
+
+
+# --- compiled loops --------------------------------------------------------------------------
+
+
+@jit
+def _overlap(x, x0, x1, y, y0, y1):
+    """How many values two sorted, distinct runs share."""
+    shared = 0
+    while x0 < x1 and y0 < y1:
+        if x[x0] < y[y0]:
+            x0 += 1
+        elif x[x0] > y[y0]:
+            y0 += 1
+        else:
+            shared += 1
+            x0 += 1
+            y0 += 1
+    return shared
+
+
+@jit
+def _agreement(values, offsets, a, b):
+    """Share of the smaller set of facts that the other story also reports; 1 with none."""
+    fewer = min(offsets[a + 1] - offsets[a], offsets[b + 1] - offsets[b])
+    if fewer == 0:
+        return 1.0
+    return _overlap(values, offsets[a], offsets[a + 1], values, offsets[b], offsets[b + 1]) / fewer
+
+
+@jit
+def _measure(
+    a, b, start, stop, always, shingles, shingle_offsets, content, content_offsets, tokens,
+    token_offsets, numbers, number_offsets, names, name_offsets, text_floor, lead_floor,
+    lead_tokens, shared, lead_hits, facts, plausible,
+):  # fmt: skip
+    """The set overlaps of pairs ``start:stop``. A pair is plausible, and measured further, only
+    if ``decide`` could accept it: every acceptance but ``exact`` and the headline-only title rule
+    needs shingle containment of at least the lowest text threshold (Jaccard never exceeds
+    containment), or the shorter story's content words in the other's lead, which are a subset of
+    its content words. The margin keeps a share exactly at a threshold that rounding could drop.
+    """
+    content_bit = np.uint32(CONTENT_BIT)
+    mask = np.uint32(HASH_BITS)
+    for p in range(start, stop):
+        x, y = a[p], b[p]
+        s0, s1 = shingle_offsets[x], shingle_offsets[x + 1]
+        t0, t1 = shingle_offsets[y], shingle_offsets[y + 1]
+        shared[p] = _overlap(shingles, s0, s1, shingles, t0, t1)
+        c0, c1 = content_offsets[x], content_offsets[x + 1]
+        d0, d1 = content_offsets[y], content_offsets[y + 1]
+        ok = always[p] or shared[p] >= text_floor * min(s1 - s0, t1 - t0) - 1e-9
+        both = -1
+        if not ok:
+            both = _overlap(content, c0, c1, content, d0, d1)
+            ok = both >= lead_floor * min(c1 - c0, d1 - d0) - 1e-9
+        plausible[p] = ok
+        if not ok:
+            continue
+        # The lead of the fuller story grows with the shorter one (twice its length): a longer
+        # excerpt reaches further into its article.
+        size_x = token_offsets[x + 1] - token_offsets[x]
+        window = max(lead_tokens, 2 * (token_offsets[y + 1] - token_offsets[y]))
+        if d1 == d0:
+            lead_hits[p] = 0
+        elif window >= size_x:
+            lead_hits[p] = both if both >= 0 else _overlap(content, c0, c1, content, d0, d1)
+        else:
+            head = np.empty(window, dtype=np.uint32)
+            n = 0
+            for t in range(token_offsets[x], token_offsets[x] + window):
+                if tokens[t] & content_bit:
+                    head[n] = tokens[t] & mask
+                    n += 1
+            lead = np.unique(head[:n])
+            lead_hits[p] = _overlap(lead, 0, len(lead), content, d0, d1)
+        facts[p, 0] = _agreement(numbers, number_offsets, x, y)
+        facts[p, 1] = _agreement(names, name_offsets, x, y)
+
+
+@jit
+def _shared_runs(left, l0, l1, right, r0, r1, size):
+    """(start, length) of the runs of words of ``left[l0:l1]`` whose every ``size``-word stretch
+    stands in ``right[r0:r1]``, longest first, then by position."""
+    n, m = l1 - l0, r1 - r0
+    if n < size or m < size:
+        return np.empty((0, 2), dtype=np.int64)
+    mask = np.uint64(HASH_BITS)
+    grams = np.empty(m - size + 1, dtype=np.uint64)
+    for i in range(m - size + 1):
+        h = np.uint64(0)
+        for k in range(size):
+            h = h * np.uint64(0x100000001B3) + (np.uint64(right[r0 + i + k]) & mask)
+        grams[i] = h
+    grams.sort()
+    runs = np.empty((n, 2), dtype=np.int64)
+    count = 0
+    start = -1
+    end = -1
+    for i in range(n - size + 1):
+        h = np.uint64(0)
+        for k in range(size):
+            h = h * np.uint64(0x100000001B3) + (np.uint64(left[l0 + i + k]) & mask)
+        place = np.searchsorted(grams, h)
+        if place < len(grams) and grams[place] == h:
+            if start >= 0 and i <= end - size + 1:
+                end = i + size
+            else:
+                if start >= 0:
+                    runs[count, 0] = start
+                    runs[count, 1] = end - start
+                    count += 1
+                start = i
+                end = i + size
+    if start >= 0:
+        runs[count, 0] = start
+        runs[count, 1] = end - start
+        count += 1
+    runs = runs[:count]
+    ranked = np.argsort(-runs[:, 1] * (n + 1) + runs[:, 0])
+    return runs[ranked]

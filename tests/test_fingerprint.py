@@ -1,103 +1,126 @@
-import numpy as np
-from datasketch import MinHash
+import json
+import os
+import subprocess
+import sys
+import threading
 
-from dedupe.fingerprint import facts_of, fingerprint, hash_words, shingle_hashes, signatures
-from dedupe.normalize import tokenize
+import numpy as np
+
+from dedupe.fingerprint import Prints, fingerprint, signatures
+from dedupe.normalize import hash_words
+from dedupe.rows import Rows
 from dedupe.settings import Settings
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, articles
+from dedupe.story import Story
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT, articles
+
+SETTINGS = Settings()
+
+
+def shingles(*bodies: str) -> list[np.ndarray]:
+    prints = fingerprint([Story(id=str(n), body=b) for n, b in enumerate(bodies)], SETTINGS)
+    return [prints.shingles[n] for n in range(len(bodies))]
 
 
 def test_shingles_are_order_sensitive_and_unique():
-    a = shingle_hashes(hash_words(["a", "b", "c", "d"]), 3)
+    a, b, same, short = shingles("a b c d", "d c b a", "x x x x x", "short")
     assert a.dtype == np.uint32
-    b = shingle_hashes(hash_words(["d", "c", "b", "a"]), 3)
     assert len(a) == 2 and len(np.intersect1d(a, b)) == 0
-    assert len(shingle_hashes(hash_words(["x", "x", "x", "x", "x"]), 3)) == 1
-    assert len(shingle_hashes(hash_words(["short"]), 3)) == 1
+    assert len(same) == 1 and len(short) == 1
 
 
 def test_batch_signatures_estimate_jaccard():
     rng = np.random.default_rng(0)
-    base = rng.integers(0, 2**63, 400, dtype=np.uint64)
-    other = np.concatenate([base[:300], rng.integers(0, 2**63, 100, dtype=np.uint64)])
-    sigs = signatures([np.unique(base), np.unique(other), np.empty(0, np.uint64)], 256, 1)
+    base = rng.integers(0, 2**31, 400, dtype=np.uint32)
+    other = np.concatenate([base[:300], rng.integers(0, 2**31, 100, dtype=np.uint32)])
+    sets = Rows.of([np.unique(base), np.unique(other), np.empty(0, np.uint32)])
+    sigs = signatures(sets, 256, 1)
     estimate = float(np.mean(sigs[0] == sigs[1]))
     assert abs(estimate - 300 / 500) < 0.08
     assert (sigs[2] == np.iinfo(np.uint32).max).all()
 
 
-def test_signatures_use_datasketch_permutations():
-    values = np.array([12345, 67890, 4242], dtype=np.uint64)
-    ours = signatures([values], 16, 7)[0]
+def test_the_permutations_are_datasketchs():
+    from datasketch import MinHash
+
+    values = np.array([12345, 67890, 4242], dtype=np.uint32)
+    ours = signatures(Rows.of([values]), 16, 7)[0]
     a, b = MinHash(num_perm=16, seed=7).permutations
-    expected = (values[:, None].astype(np.uint32) * a.astype(np.uint32)) + b.astype(np.uint32)
+    expected = (values[:, None] * a.astype(np.uint32)) + b.astype(np.uint32)
     assert (ours == expected.min(axis=0)).all()
 
 
 def test_facts_are_numbers_and_names_in_running_text():
     text = "Nevertheless, the council led by Mirela Kostic approved 1.2 billion for 14 cranes."
-    numbers, names = facts_of(text, tokenize(text).words)
-    assert set(numbers) == set(hash_words(["1.2", "14"]))
-    assert set(names) == set(hash_words(["mirela", "kostic"]))
+    prints = fingerprint([Story(id="a", title="Cranes for 2028", body=text)], SETTINGS)
+    assert set(prints.numbers[0]) == set(hash_words(["1.2", "14", "2028"]))
+    assert set(prints.names[0]) == set(hash_words(["mirela", "kostic"]))
 
 
 def test_fingerprint_fields():
-    settings = Settings()
-    full, teaser, rail = fingerprint([HARBOUR, HARBOUR_TEASER, RAIL], settings)
-    assert teaser.truncated and not full.truncated
-    assert full.text_key != teaser.text_key
-    assert len(full.lead(settings.lead_tokens)) > 0 and len(full.title_set()) > 0
-    assert "valdora" in full.title_text.split()
-    assert full.size > teaser.size > 0
-    hashes, positions = full.content()
-    assert len(hashes) == len(positions) and 0 < len(hashes) < full.size
-    # The same story fingerprints the same way every time.
-    again = fingerprint([HARBOUR], settings)[0]
-    assert again.text_key == full.text_key
-    assert np.array_equal(again.shingles(settings), full.shingles(settings))
+    prints = fingerprint([HARBOUR, HARBOUR_TEASER, RAIL], SETTINGS)
+    full, teaser = 0, 1
+    assert prints.truncated.tolist() == [False, True, False]
+    assert not (prints.text_key[full] == prints.text_key[teaser]).all()
+    assert "valdora" in prints.title_text[full].split()
+    assert prints.size[full] > prints.size[teaser] > 0
+    assert 0 < len(prints.content[full]) < prints.size[full]
+    assert len(prints.title_words[full]) > 0 and len(prints.topic_words[full]) > 0
+    # The same story fingerprints the same way every time, alone or in a batch.
+    again = fingerprint([HARBOUR], SETTINGS)
+    assert (again.text_key[0] == prints.text_key[full]).all()
+    assert np.array_equal(again.shingles[0], prints.shingles[full])
 
 
-def test_the_permutations_are_datasketchs():
-    # Band keys in indexes on disk were made with these: a change would orphan every index.
-    from datasketch import MinHash
-
-    from dedupe.fingerprint import _permutations
-
-    for num_perm, seed in ((128, 1), (64, 7)):
-        a, b = MinHash(num_perm=num_perm, seed=seed).permutations
-        mine = _permutations(num_perm, seed)
-        assert (mine[0] == a).all() and (mine[1] == b).all()
+def test_rows_of_fingerprints_can_be_taken_and_joined():
+    prints = fingerprint([HARBOUR, HARBOUR_TEASER, RAIL], SETTINGS)
+    joined = Prints.concat([prints.take([2]), prints.take([0, 1])])
+    assert joined.title_text == (prints.title_text[2], prints.title_text[0], prints.title_text[1])
+    assert np.array_equal(joined.shingles[1], prints.shingles[0])
+    assert np.array_equal(joined.tokens[2], prints.tokens[1])
 
 
-def test_the_word_cache_is_safe_from_threads(monkeypatch):
-    # A tiny cache is cleared all the time: a read must never meet a word another thread dropped.
-    import sys
-    import threading
+def _dump(kernels: str) -> dict:
+    """Fingerprints and band keys of a corpus, computed in a fresh process whose loops run
+    ``compiled`` or ``interpreted``."""
+    program = (
+        "import json, sys; from dedupe.pipeline import fingerprint_batch;"
+        "from dedupe.settings import Settings; from tests.conftest import articles;"
+        "from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL;"
+        "p, k = fingerprint_batch([HARBOUR, HARBOUR_TEASER, RAIL, *articles(30, seed=9)], Settings());"
+        "print(json.dumps({'keys': k.tolist(), 'tokens': p.tokens.values.tolist(),"
+        "'shingles': p.shingles.values.tolist(), 'names': p.names.values.tolist(),"
+        "'numbers': p.numbers.values.tolist(), 'text_key': p.text_key.tolist(),"
+        "'titles': p.title_text, 'topics': p.topic_words.values.tolist()}))"
+    )
+    environment = {**os.environ, "DEDUPE_KERNELS": kernels}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
-    from dedupe import fingerprint as module
 
-    monkeypatch.setattr(module, "_CACHE_LIMIT", 50)
-    # Threads switch as often as the interpreter allows, so the race shows within a few rounds.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
+def test_compiled_and_interpreted_loops_agree():
+    compiled, interpreted = _dump("compiled"), _dump("interpreted")
+    assert compiled == interpreted
+    assert any(compiled["keys"][0])
+
+
+def test_fingerprints_from_many_threads_at_once_agree():
     stories = articles(40, seed=5)
-    expected = [fp.tokens.tolist() for fp in module.fingerprint(stories, Settings())]
+    expected = fingerprint(stories, SETTINGS).shingles.values.tolist()
     failures: list[BaseException] = []
 
     def work() -> None:
         try:
-            for _ in range(5):
-                got = [fp.tokens.tolist() for fp in module.fingerprint(stories, Settings())]
-                assert got == expected
+            for _ in range(3):
+                assert fingerprint(stories, SETTINGS).shingles.values.tolist() == expected
         except BaseException as error:  # any failure in a thread is the finding
             failures.append(error)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for thread in threads:
         thread.start()
-    try:
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(previous)
+    for thread in threads:
+        thread.join()
     assert failures == []

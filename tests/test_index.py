@@ -39,9 +39,9 @@ def test_streaming_index_finds_stored_copies():
     assert index.add_many([HARBOUR, RAIL], errors=None) == 2
     assert index.add(HARBOUR).is_duplicate  # held already: checked, not stored twice
     assert len(index.storage) == 2
-    teaser = fingerprint([HARBOUR_TEASER], SETTINGS)[0]
-    assert [s.id for s in index.candidates(teaser)] == ["harbour"]
+    teaser = band_keys(fingerprint([HARBOUR_TEASER], SETTINGS), SETTINGS)[0]
+    assert [s.id for s in index.candidates(HARBOUR_TEASER.id, teaser)] == ["harbour"]
     assert [m.story_id for m in index.check(HARBOUR_TEASER).matches] == ["harbour"]
     assert index.add(HARBOUR_TEASER).is_duplicate
-    assert [s.id for s in index.candidates(teaser, before=1)] == []
-    assert [s.id for s in index.candidates(teaser, before=3)] == ["harbour"]
+    assert [s.id for s in index.candidates(HARBOUR_TEASER.id, teaser, before=1)] == []
+    assert [s.id for s in index.candidates(HARBOUR_TEASER.id, teaser, before=3)] == ["harbour"]

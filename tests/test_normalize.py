@@ -1,3 +1,7 @@
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dedupe.normalize import clean, is_content, tokenize
 
 
@@ -67,3 +71,15 @@ def test_the_stop_words_are_scikit_learns():
     from dedupe.normalize import STOP_WORDS
 
     assert STOP_WORDS == ENGLISH_STOP_WORDS
+
+
+# The token rule as a pattern: the tokenizer's compiled loop must find exactly these tokens.
+TOKEN = r"\p{Nd}+(?:[.,]\p{Nd}+)*|[\p{L}\p{M}\p{Nd}]+"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab Zé9,.'’-\n:;") + ["\u0301", "١", "ß", "İ", "Σ"])))
+def test_tokens_are_what_the_token_pattern_finds(text):
+    tokens = tokenize(text)
+    assert list(tokens.display) == regex.findall(TOKEN, tokens.text)
+    assert list(tokens.words) == [token.casefold() for token in tokens.display]

@@ -12,13 +12,22 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
-from dedupe.story import Topic
+from dedupe.story import Story, Topic
 from dedupe.topics import _blocks, cluster_topics
 
 SEED_PAGE = Path(__file__).resolve().parent.parent / "seeds" / "feed-page.txt"
 _WORD = re.compile(r"\w+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+
+
+def topics_of(docs: list[tuple[str, list[str]]], settings: Settings) -> tuple[Topic, ...]:
+    """The topics of stories made of these words, fingerprinted as a scan does."""
+    stories = [Story(id=story_id, body=" ".join(words)) for story_id, words in docs]
+    words: dict[int, str] = {}
+    prints = fingerprint(stories, settings, words)
+    return cluster_topics([s.id for s in stories], prints.topic_words, words, settings)
 
 
 def tokens(text: str) -> list[str]:
@@ -51,7 +60,7 @@ def corpus() -> list[tuple[str, list[str]]]:
 
 
 def test_two_clear_topics_and_noise() -> None:
-    topics = cluster_topics(corpus(), Settings())
+    topics = topics_of(corpus(), Settings())
 
     assert [set(topic.members) for topic in topics] == [
         {f"football-{i}" for i in range(4)},
@@ -64,7 +73,7 @@ def test_two_clear_topics_and_noise() -> None:
 
 def test_labels_are_the_configured_number_of_content_terms() -> None:
     settings = dataclasses.replace(Settings(), topic_label_terms=2)
-    for topic in cluster_topics(corpus(), settings):
+    for topic in topics_of(corpus(), settings):
         terms = topic.label.split()
         assert len(terms) == 2
         assert not {"the", "and", "his"} & set(terms)
@@ -72,12 +81,12 @@ def test_labels_are_the_configured_number_of_content_terms() -> None:
 
 def test_same_topics_twice_and_in_any_input_order() -> None:
     docs = corpus()
-    first = cluster_topics(docs, Settings())
+    first = topics_of(docs, Settings())
     shuffled = docs[:]
     random.Random(3).shuffle(shuffled)
 
-    assert cluster_topics(docs, Settings()) == first
-    assert cluster_topics(shuffled, Settings()) == first
+    assert topics_of(docs, Settings()) == first
+    assert topics_of(shuffled, Settings()) == first
 
 
 def test_topics_are_ordered_by_size_then_first_member() -> None:
@@ -85,7 +94,7 @@ def test_topics_are_ordered_by_size_then_first_member() -> None:
     docs += [(f"a-{i}", tokens(text)) for i, text in enumerate(FOOTBALL[:2])]
     docs += [(f"c-{i}", tokens(text)) for i, text in enumerate(RATES[2:] + FOOTBALL[2:3])]
 
-    topics = cluster_topics(docs, Settings())
+    topics = topics_of(docs, Settings())
 
     sizes = [len(topic.members) for topic in topics]
     assert sizes == sorted(sizes, reverse=True)
@@ -108,7 +117,7 @@ def test_seed_page_puts_the_two_ukraine_labour_stories_together() -> None:
     docs = [(sid, tokens(f"{title}\n{body}")) for sid, title, body in stories if sid not in teasers]
     assert len(docs) == 8
 
-    topics = cluster_topics(docs, Settings())
+    topics = topics_of(docs, Settings())
 
     ukraine = [topic for topic in topics if war in topic.members]
     assert ukraine and set(ukraine[0].members) == {war, italy}
@@ -136,37 +145,37 @@ def split_seed_page(page: str) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("docs", [[], [("only", tokens(FOOTBALL[0]))]])
 def test_too_few_stories_make_no_topic(docs: list[tuple[str, list[str]]]) -> None:
-    assert cluster_topics(docs, Settings()) == ()
+    assert topics_of(docs, Settings()) == ()
 
 
 def test_a_single_story_is_a_topic_when_the_minimum_is_one() -> None:
     settings = dataclasses.replace(Settings(), topic_min_size=1)
-    (topic,) = cluster_topics([("only", tokens(RATES[0]))], settings)
+    (topic,) = topics_of([("only", tokens(RATES[0]))], settings)
     assert topic.id == "t1" and topic.members == ("only",)
     assert topic.label
 
 
 def test_stories_without_content_words_join_no_topic() -> None:
     docs = corpus() + [("empty", []), ("grammar", ["the", "and", "of", "a", "1", "2025"])]
-    topics = cluster_topics(docs, Settings())
+    topics = topics_of(docs, Settings())
     members = {m for topic in topics for m in topic.members}
     assert not {"empty", "grammar"} & members
-    assert topics == cluster_topics(corpus(), Settings())
+    assert topics == topics_of(corpus(), Settings())
 
 
 def test_only_stories_without_content_words_make_no_topic() -> None:
-    assert cluster_topics([("a", []), ("b", ["the", "of"]), ("c", ["42"])], Settings()) == ()
+    assert topics_of([("a", []), ("b", ["the", "of"]), ("c", ["42"])], Settings()) == ()
 
 
 def test_identical_stories_make_one_topic() -> None:
     docs = [(f"copy-{i}", tokens(RATES[0])) for i in range(5)]
-    (topic,) = cluster_topics(docs, Settings())
+    (topic,) = topics_of(docs, Settings())
     assert topic.members == tuple(f"copy-{i}" for i in range(5))
 
 
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(ValueError, match="unique"):
-        cluster_topics([("a", ["bank"]), ("a", ["rates"])], Settings())
+        topics_of([("a", ["bank"]), ("a", ["rates"])], Settings())
 
 
 def test_large_inputs_are_clustered_in_blocks_without_mixing_topics() -> None:
@@ -179,12 +188,12 @@ def test_large_inputs_are_clustered_in_blocks_without_mixing_topics() -> None:
         for i, text in enumerate(items)
     ]
 
-    topics = cluster_topics(docs, settings)
+    topics = topics_of(docs, settings)
 
     assert topics
     for topic in topics:
         assert len({member.split("-")[0] for member in topic.members}) == 1
-    assert cluster_topics(docs, settings) == topics
+    assert topics_of(docs, settings) == topics
 
 
 def test_blocks_cover_every_row_once_and_respect_the_size() -> None:
@@ -213,7 +222,7 @@ def test_topics_are_well_formed(words: list[list[str]], block_size: int, min_siz
     settings = dataclasses.replace(Settings(), topic_block_size=block_size, topic_min_size=min_size)
     docs = [(f"s{i:02d}", doc) for i, doc in enumerate(words)]
 
-    topics = cluster_topics(docs, settings)
+    topics = topics_of(docs, settings)
 
     assert all(isinstance(topic, Topic) for topic in topics)
     assert [topic.id for topic in topics] == [f"t{i}" for i in range(1, len(topics) + 1)]
@@ -221,4 +230,4 @@ def test_topics_are_well_formed(words: list[list[str]], block_size: int, min_siz
     assert len(members) == len(set(members))
     assert all(len(topic.members) >= min_size for topic in topics)
     assert all(list(topic.members) == sorted(topic.members) for topic in topics)
-    assert cluster_topics(list(reversed(docs)), settings) == topics
+    assert topics_of(list(reversed(docs)), settings) == topics

@@ -1,22 +1,25 @@
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
-from dedupe.story import Story
-from dedupe.verify import decide, explain, measure, order, plausible, verify
+from dedupe.story import Pair, Story
+from dedupe.verify import RELATIONS, decide, explain, measure, order, verify
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
 
 SETTINGS = Settings()
 
 
 def relation(x: Story, y: Story):
-    a, b = fingerprint([x, y], SETTINGS)
-    pair = verify(a, b, SETTINGS)
-    if pair is None:
+    prints = fingerprint([x, y], SETTINGS)
+    found = verify(prints, np.array([[0, 1]]), SETTINGS)
+    if not len(found):
         return None, None
-    by_id = {x.id: x, y.id: y}
-    return pair.relation, explain(pair, by_id[pair.a], by_id[pair.b], SETTINGS)
+    a, b = (x, y) if found.a[0] == 0 else (y, x)
+    (shared,) = explain([a], [b], SETTINGS)
+    code = RELATIONS[found.relation[0] - 1]
+    return code, Pair(a.id, b.id, code, float(found.score[0]), found.evidence(0, shared))
 
 
 def test_exact_copy():
@@ -106,14 +109,19 @@ VOCABULARY = [f"w{n}" for n in range(300)] + ["the", "of", "said", "12", "Paris"
 def test_the_cheap_filter_never_drops_a_pair_that_would_be_accepted(
     words, start, length, edits, headline_only
 ):
-    """``plausible`` only saves time: whatever ``decide`` accepts, it lets through."""
+    """The cheap test of ``measure`` only saves time: whatever ``decide`` accepts when every
+    pair is measured, it lets through."""
     other = words[start : start + length] or words[:1]
     for place, word in edits:
         if place < len(other):
             other[place] = word
     a = Story(id="a", title=" ".join(words[:8]), body=" ".join(words))
     b = Story(id="b", title=" ".join(other[:8]), body="" if headline_only else " ".join(other))
-    x, y = fingerprint([a, b], SETTINGS)
-    fuller, shorter = order(x, y)
-    accepted = decide(fuller, shorter, measure(fuller, shorter, SETTINGS), SETTINGS) is not None
-    assert plausible(x, y, SETTINGS) or not accepted
+    prints = fingerprint([a, b], SETTINGS)
+    fuller, shorter = order(prints, np.array([[0, 1]]))
+    same = (prints.text_key[fuller] == prints.text_key[shorter]).all(axis=1)
+    _, everything = measure(prints, fuller, shorter, np.ones(1, dtype=bool), SETTINGS)
+    accepted = decide(prints, fuller, shorter, same, everything, SETTINGS)[0][0] > 0
+    headline = prints.headline_only[fuller] | prints.headline_only[shorter]
+    plausible, _ = measure(prints, fuller, shorter, same | headline, SETTINGS)
+    assert plausible[0] or not accepted

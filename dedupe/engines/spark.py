@@ -1,15 +1,13 @@
 """The Spark engine: ``Detector.scan`` as Spark jobs, for corpora beyond one machine.
 
-The stages are the local engine's own functions (``fingerprint``, ``band_keys``, ``exact_copies``,
-``verify``, ``group_pairs``, ``explain``, ``cluster_topics``), called inside Spark tasks. What the
-local engine does in memory between them (unique ids, exact classes, band buckets, candidate pairs,
-connected components) is done here by Spark shuffles that reproduce it step for step, so that on
-the same stories both engines give the same report.
-
-Fingerprints travel between executors pickled in a binary column: DataFrame joins and groupings
-then run in the JVM, far cheaper than Python RDD shuffles, and unpickling touches only our own
-objects, written by the same job. A pickled fingerprint keeps its story's own id; the row's ``id``
-is the unique one.
+The stages are the local engine's own batch functions (``pipeline``), run by Spark's Python
+workers over Arrow record batches (``mapInArrow``): a batch of stories is fingerprinted in one
+call, a batch of candidate pairs verified in one. Fingerprints travel between executors as Arrow
+columns, each set of hashes one binary value (its uint32s), so that joins and groupings run in
+the JVM and a worker turns a batch back into the arrays the compiled loops read without a Python
+loop per story. What the local engine does in memory between the stages (unique ids, exact
+classes, band buckets, candidate pairs, connected components) is done here by Spark shuffles
+that reproduce it step for step, so that on the same stories both engines give the same report.
 
 Install with ``pip install "dedupe[spark]"``; executors import ``dedupe`` too, so it must be
 installed on every node (or shipped with ``--py-files``).
@@ -17,24 +15,25 @@ installed on every node (or shipped with ``--py-files``).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import pickle
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from itertools import islice
 
 import numpy as np
-from pyspark import RDD, StorageLevel
+import pyarrow as pa
+from pyspark import StorageLevel
 from pyspark.accumulators import Accumulator
-from pyspark.sql import DataFrame, Row, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
     BooleanType,
+    ByteType,
     DoubleType,
     FloatType,
     IntegralType,
@@ -44,31 +43,65 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from dedupe.detector import BATCH, fingerprint_batch, story_digest
-from dedupe.fingerprint import Fingerprint
-from dedupe.group import exact_copies, group_pairs, original_first
+from dedupe.detector import BATCH
+from dedupe.fingerprint import Prints
+from dedupe.group import fitness, group, same_text
 from dedupe.ingest.records import BODY_ALIASES, story_from_record
-from dedupe.pipeline import version_names
+from dedupe.pipeline import (
+    fingerprint_batch,
+    report_groups,
+    story_digest,
+    teasers_of,
+    version_names,
+)
+from dedupe.rows import Rows
 from dedupe.settings import Settings
 from dedupe.story import STORY_FIELDS, Group, Pair, Report, Story, Topic
-from dedupe.verify import dated, explain, verify
+from dedupe.verify import Verified, explain, verify
 
 log = logging.getLogger("dedupe")
 
+# A fingerprint's sets, each stored as one binary value of uint32s per story.
+_SETS = ("tokens", "shingles", "content", "numbers", "names", "topic_words")
 # One row per story read: its own id, the hash of its record (to tell two stories under one id
-# apart), whether its id came from its content, the pickled fingerprint, its band keys (0: none)
-# and what explaining a pair needs.
+# apart), whether its id came from its content, the fingerprint, its band keys (0: none), the
+# texts that explaining a pair needs, and the text of topic words first seen in the batch.
 _PRINTS = StructType(
     [
         StructField("story_id", StringType(), False),
-        StructField("digest", StringType(), False),
+        StructField("digest", BinaryType(), False),
         StructField("from_content", BooleanType(), False),
-        StructField("published", StringType(), True),
-        StructField("fp", BinaryType(), False),
-        StructField("keys", ArrayType(LongType(), False), False),
-        StructField("text_key", BinaryType(), False),
         StructField("title", StringType(), False),
         StructField("body", StringType(), False),
+        StructField("published", LongType(), False),
+        StructField("keys", ArrayType(LongType(), False), False),
+        StructField("text_key", BinaryType(), False),
+        *(StructField(name, BinaryType(), False) for name in _SETS),
+        StructField("title_text", StringType(), False),
+        StructField("truncated", BooleanType(), False),
+        StructField("headline_only", BooleanType(), False),
+        StructField(
+            "words",
+            ArrayType(
+                StructType(
+                    [StructField("hash", LongType(), False), StructField("word", StringType())]
+                ),
+                False,
+            ),
+            False,
+        ),
+    ]
+)
+_FINGERPRINT = ["published", "text_key", *_SETS, "title_text", "truncated", "headline_only"]
+_VERIFIED = StructType(
+    [
+        StructField("a", StringType(), False),
+        StructField("b", StringType(), False),
+        StructField("relation", ByteType(), False),
+        *(
+            StructField(name, DoubleType(), False)
+            for name in ("score", "title_similarity", "containment", "jaccard", "days_apart")
+        ),
     ]
 )
 _TEXT_COLUMNS = frozenset(STORY_FIELDS[1:]) | frozenset(BODY_ALIASES)
@@ -86,8 +119,9 @@ def scan_dataframe(
     """
     _check_columns(df)
     skipped = df.sparkSession.sparkContext.accumulator(0)
-    stories = df.rdd.mapPartitions(partial(_stories_from_rows, skipped=skipped))
-    report = _scan(df.sparkSession, stories, settings or Settings(), topics)
+    settings = settings or Settings()
+    read = partial(_records_to_stories, skipped=skipped)
+    report = _scan(df.sparkSession, df, read, settings, topics)
     if skipped.value:
         log.warning("skipped %d rows that are not stories (no text, or a bad date)", skipped.value)
     return report
@@ -109,15 +143,55 @@ def scan_stories(
     if master.startswith("local"):
         # Local workers must import this very installation of dedupe, not whatever "python3" is.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.master(master).appName(app_name)
+    # Spark's own stage bars would write over dedupe's messages on stderr.
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.ui.showConsoleProgress", "false")
+    )
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    stories = list(stories)
-    sc = spark.sparkContext
+    table = _story_table(list(stories))
     # Two slices per core balance the load; slices of at most four batches bound a task's memory.
-    slices = max(2 * sc.defaultParallelism, -(-len(stories) // (4 * BATCH)))
-    return _scan(spark, sc.parallelize(stories, slices), settings or Settings(), topics)
+    slices = max(2 * spark.sparkContext.defaultParallelism, -(-table.num_rows // (4 * BATCH)))
+    df = spark.createDataFrame(table).repartition(slices)
+    return _scan(spark, df, _table_to_stories, settings or Settings(), topics)
+
+
+def _story_table(stories: Sequence[Story]) -> pa.Table:
+    """Stories as an Arrow table: their fields, the unknown ones as JSON, and whether the id
+    came from the content (which a story made again from its fields could not tell)."""
+    columns = {
+        name: pa.array([getattr(s, name) for s in stories], pa.string()) for name in STORY_FIELDS
+    }
+    columns["extra"] = pa.array([json.dumps(s.extra) for s in stories], pa.string())
+    columns["from_content"] = pa.array([s.id_from_content for s in stories], pa.bool_())
+    return pa.table(columns)
+
+
+def _table_to_stories(records: list[dict]) -> list[Story]:
+    return [
+        Story(
+            **{name: record[name] for name in STORY_FIELDS},
+            extra=json.loads(record["extra"]),
+            id_from_content=record["from_content"],
+        )
+        for record in records
+    ]
+
+
+def _records_to_stories(records: list[dict], skipped: Accumulator) -> list[Story]:
+    stories = []
+    for record in records:
+        story = story_from_record(
+            {k: v for k, v in record.items() if v is not None}, "dataframe", None
+        )
+        if isinstance(story, Story):
+            stories.append(story)
+        else:
+            skipped.add(1)
+    return stories
 
 
 def _check_columns(df: DataFrame) -> None:
@@ -136,26 +210,16 @@ def _check_columns(df: DataFrame) -> None:
             )
 
 
-def _stories_from_rows(rows: Iterable[Row], skipped: Accumulator) -> Iterator[Story]:
-    for row in rows:
-        record = {k: v for k, v in row.asDict(recursive=True).items() if v is not None}
-        story = story_from_record(record, "dataframe", None)
-        if isinstance(story, Story):
-            yield story
-        else:
-            skipped.add(1)
-
-
-def _scan(spark: SparkSession, stories: RDD, settings: Settings, topics: bool) -> Report:
+def _scan(spark: SparkSession, df: DataFrame, read, settings: Settings, topics: bool) -> Report:
     # Shuffles get as many partitions as the input, not Spark SQL's 200: each Python task costs
     # a worker round trip, and 200 of them for a small corpus cost more than the work.
-    parts = max(2 * spark.sparkContext.defaultParallelism, stories.getNumPartitions())
+    parts = max(2 * spark.sparkContext.defaultParallelism, df.rdd.getNumPartitions())
     before = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-    rows = stories.mapPartitions(partial(_fingerprint_rows, settings=settings))
-    raw = spark.createDataFrame(rows, _PRINTS, verifySchema=False)
+    raw = df.mapInArrow(partial(_fingerprint, read=read, settings=settings), _PRINTS)
+    raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
     prints, folded = _unique_ids(spark, raw)
-    accepted: RDD | None = None
+    accepted: DataFrame | None = None
     try:
         copies = _exact_classes(spark, prints, parts, settings)
         reps = prints.select("id").join(
@@ -164,14 +228,19 @@ def _scan(spark: SparkSession, stories: RDD, settings: Settings, topics: bool) -
         candidates = _candidate_pairs(spark, prints, reps, settings.max_bucket)
         accepted = _verify(candidates, prints, settings).persist(StorageLevel.MEMORY_AND_DISK)
         labels = _components(spark, accepted)
-        groups, kept = _groups(reps, copies, labels, prints, accepted, parts)
+        groups, kept = _groups(reps, copies, labels, prints, accepted, parts, settings)
         kept = _explain(spark, prints, kept, settings)
 
         found_topics: tuple[Topic, ...] = ()
         if topics:
             from dedupe.topics import cluster_topics
 
-            found_topics = cluster_topics(_topic_docs(spark, prints, groups), settings)
+            ids, words = _topic_words(spark, prints, groups)
+            vocabulary = dict(
+                raw.select(F.explode("words").alias("w")).select("w.hash", "w.word").distinct()
+                .rdd.map(tuple).collect()
+            )  # fmt: skip
+            found_topics = cluster_topics(ids, words, vocabulary, settings)
         titles = dict(sorted(prints.select("id", "title").rdd.map(tuple).collect()))
         return Report(
             stories=len(titles),
@@ -185,42 +254,128 @@ def _scan(spark: SparkSession, stories: RDD, settings: Settings, topics: bool) -
         if accepted is not None:
             accepted.unpersist()
         prints.unpersist()
+        raw.unpersist()
         spark.conf.set("spark.sql.shuffle.partitions", before)
 
 
-def _fingerprint_rows(stories: Iterator[Story], settings: Settings) -> Iterator[tuple]:
-    """The local engine's batches, per partition: fingerprints and band keys, vectorized."""
-    while batch := list(islice(stories, BATCH)):
-        fps, keys = fingerprint_batch((batch, settings))
-        for story, fp, row in zip(batch, fps, keys, strict=True):
-            yield (
-                story.id,
-                story_digest(story).hex(),
-                story.id_from_content,
-                story.published,
-                pickle.dumps(fp, protocol=pickle.HIGHEST_PROTOCOL),
-                row.view(np.int64).tolist(),
-                fp.text_key,
-                story.title,
-                story.body,
-            )
+# --- fingerprints as Arrow columns -----------------------------------------------------------
 
 
-def _load(blob: bytes, story_id: str) -> Fingerprint:
-    fp = pickle.loads(blob)  # our own fingerprint, pickled by this job
-    fp.id = story_id
-    return fp
+def _fingerprint(
+    batches: Iterator[pa.RecordBatch], read, settings: Settings
+) -> Iterator[pa.RecordBatch]:
+    """The local engine's batches, per Arrow batch: stories, fingerprints and band keys. Each
+    topic word's text is written once per task, in the row of the batch that first met it."""
+    words: dict[int, str] = {}
+    for records in batches:
+        stories = read(records.to_pylist())
+        for start in range(0, len(stories), BATCH):
+            batch = stories[start : start + BATCH]
+            known = len(words)
+            prints, keys = fingerprint_batch(batch, settings, words)
+            new = list(words.items())[known:]
+            yield _prints_batch(batch, prints, keys, new)
+
+
+def _binary(rows: Rows) -> pa.Array:
+    """Each row's uint32 values as one binary value."""
+    offsets = (rows.offsets * 4).astype(np.int32)
+    return pa.Array.from_buffers(
+        pa.binary(),
+        len(rows),
+        [
+            None,
+            pa.py_buffer(offsets),
+            pa.py_buffer(np.ascontiguousarray(rows.values).view(np.uint8)),
+        ],
+    )
+
+
+def _rows(column: pa.Array) -> Rows:
+    """Binary values of uint32s (``_binary``) back as rows, without a copy per row."""
+    _, offsets, data = column.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    values = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data else b""
+    values = np.frombuffer(values, dtype=np.uint32) if len(values) else np.empty(0, np.uint32)
+    return Rows(values, ((offsets - offsets[0]) // 4).astype(np.int64))
+
+
+def _prints_batch(
+    stories: Sequence[Story], prints: Prints, keys: np.ndarray, words: list[tuple[int, str]]
+) -> pa.RecordBatch:
+    count = len(stories)
+    word_offsets = np.full(count + 1, len(words), dtype=np.int32)
+    word_offsets[0] = 0
+    word_list = pa.ListArray.from_arrays(
+        pa.array(word_offsets),
+        pa.StructArray.from_arrays(
+            [
+                pa.array([h for h, _ in words], pa.int64()),
+                pa.array([w for _, w in words], pa.string()),
+            ],
+            names=["hash", "word"],
+        ),
+    )
+    columns = {
+        "story_id": pa.array([s.id for s in stories], pa.string()),
+        "digest": pa.array([story_digest(s) for s in stories], pa.binary()),
+        "from_content": pa.array([s.id_from_content for s in stories], pa.bool_()),
+        "title": pa.array([s.title for s in stories], pa.string()),
+        "body": pa.array([s.body for s in stories], pa.string()),
+        "published": pa.array(prints.published),
+        "keys": pa.ListArray.from_arrays(
+            pa.array(np.arange(0, keys.size + 1, max(keys.shape[1], 1), dtype=np.int32)),
+            pa.array(keys.ravel().view(np.int64)),
+        ),
+        "text_key": _binary(
+            Rows(prints.text_key.view(np.uint32).ravel(), np.arange(count + 1) * 4)
+        ),
+        **{name: _binary(getattr(prints, name)) for name in _SETS},
+        "title_text": pa.array(prints.title_text, pa.string()),
+        "truncated": pa.array(prints.truncated),
+        "headline_only": pa.array(prints.headline_only),
+        "words": word_list,
+    }
+    return pa.RecordBatch.from_pydict(columns)
+
+
+def _prints_of(batch: pa.RecordBatch, prefix: str) -> Prints:
+    """The fingerprints held in a batch's columns ``prefix + name`` (what verifying reads)."""
+    column = lambda name: batch.column(prefix + name)  # noqa: E731
+    count = batch.num_rows
+    text_key = _rows(column("text_key")).values.view(np.uint64).reshape(count, 2)
+    empty = Rows.empty(count)
+    return Prints(
+        tokens=_rows(column("tokens")),
+        shingles=_rows(column("shingles")),
+        content=_rows(column("content")),
+        numbers=_rows(column("numbers")),
+        names=_rows(column("names")),
+        title_words=empty,
+        topic_words=empty,
+        title_text=tuple(column("title_text").to_pylist()),
+        text_key=text_key,
+        truncated=column("truncated").to_numpy(zero_copy_only=False),
+        headline_only=column("headline_only").to_numpy(zero_copy_only=False),
+        published=column("published").to_numpy(),
+    )
+
+
+# --- the stages between batches, as Spark shuffles -------------------------------------------
 
 
 def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
     """Ids made unique as ``Detector._fingerprint_all`` does (persisted), and how many records
     were folded: a record that repeats a given id with the same fields is folded into it
     (identical records whose id came from their content are all kept); the stories of one id are
-    named by ``version_names`` in the order of their digests (hex digests sort as the bytes do)."""
+    named by ``version_names`` in the order of their digests."""
     record = Window.partitionBy("story_id", "digest")
     given = F.when(~F.col("from_content"), 1).otherwise(0)
     kept = (
-        raw.withColumn("copy", F.row_number().over(record.orderBy("from_content")))
+        raw.drop("words")
+        .withColumn("copy", F.row_number().over(record.orderBy("from_content")))
         .withColumn("given", F.sum(given).over(record))
         .where(F.col("from_content") | (F.col("copy") == 1))
         .persist(StorageLevel.MEMORY_AND_DISK)
@@ -244,7 +399,7 @@ def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
     prints = (
         ranked.join(F.broadcast(renamed), ["story_id", "rank"], "left")
         .withColumn("id", F.coalesce("name", "story_id"))
-        .select("id", "published", "fp", "keys", "text_key", "title", "body")
+        .select("id", "title", "body", "keys", *_FINGERPRINT)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     prints.count()
@@ -256,19 +411,32 @@ def _exact_classes(
     spark: SparkSession, prints: DataFrame, parts: int, settings: Settings
 ) -> DataFrame:
     """(representative id, ids of its exact copies) for every text held by several stories,
-    chosen by ``exact_copies`` itself; most texts are held by one story and never leave the JVM."""
+    chosen by ``group.same_text`` itself; most texts are held by one story and never leave the
+    JVM."""
     holders = Window.partitionBy("text_key")
     shared = (
         prints.withColumn("holders", F.count("*").over(holders))
         .where(F.col("holders") > 1)
-        .select("text_key", "id", "fp")
+        .select("text_key", "id", "published", F.length("tokens").alias("size"), "truncated")
     )
     classes = (
-        shared.rdd.map(lambda row: (row.text_key, _load(row.fp, row.id)))
+        shared.rdd.map(
+            lambda row: (row.text_key, (row.id, row.published, row.size // 4, row.truncated))
+        )
         .groupByKey(parts)
-        .flatMap(lambda item: exact_copies(list(item[1]), settings)[1].items())
+        .flatMap(lambda item: _same_text(sorted(item[1]), settings))
     )
     return spark.createDataFrame(classes, "id string, copies array<string>")
+
+
+def _same_text(members: list[tuple[str, int, int, bool]], settings: Settings) -> list[tuple]:
+    ids = [m[0] for m in members]
+    published = np.array([m[1] for m in members], dtype=np.int64)
+    size = np.array([m[2] for m in members], dtype=np.int64)
+    truncated = np.array([m[3] for m in members], dtype=np.bool_)
+    rank = fitness(truncated, published, size, np.zeros(len(ids), dtype=np.bool_))
+    found = same_text(np.argsort(rank), published, size, rank, settings)
+    return [(ids[rep], [ids[c] for c in held.tolist()]) for rep, held in found if len(held)]
 
 
 def _bucket_pairs(members: Sequence[str], max_bucket: int) -> Iterator[tuple[str, str]]:
@@ -299,27 +467,49 @@ def _candidate_pairs(
     return spark.createDataFrame(pairs, "a string, b string").distinct()
 
 
-def _verify(candidates: DataFrame, prints: DataFrame, settings: Settings) -> RDD:
-    """The accepted pairs (``Pair``), verified on the executors beside their fingerprints."""
-    ends = [prints.select(F.col("id").alias(end), F.col("fp").alias(f"fp_{end}")) for end in "ab"]
+def _verify(candidates: DataFrame, prints: DataFrame, settings: Settings) -> DataFrame:
+    """The accepted pairs, verified on the executors beside their fingerprints, a batch of pairs
+    in one call of ``verify``: (a, b) ordered as ``verify.order`` orders them."""
+    ends = [
+        prints.select(F.col("id").alias(end), *(F.col(c).alias(f"{end}_{c}") for c in _FINGERPRINT))
+        for end in "ab"
+    ]
     joined = candidates.join(ends[0], "a").join(ends[1], "b")
-
-    def verified(rows: Iterable[Row]) -> Iterator[Pair]:
-        for row in rows:
-            pair = verify(_load(row.fp_a, row.a), _load(row.fp_b, row.b), settings)
-            if pair is not None:
-                yield pair
-
-    return joined.rdd.mapPartitions(verified)
+    return joined.mapInArrow(partial(_verify_batches, settings=settings), _VERIFIED)
 
 
-def _components(spark: SparkSession, accepted: RDD) -> DataFrame:
+def _verify_batches(
+    batches: Iterator[pa.RecordBatch], settings: Settings
+) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        count = batch.num_rows
+        both = Prints.concat([_prints_of(batch, "a_"), _prints_of(batch, "b_")])
+        ids = batch.column("a").to_pylist() + batch.column("b").to_pylist()
+        # ``order`` breaks ties by row, as rows are in id order in the local engine: here each
+        # pair's a (the lower id) is in the first half of the rows, its b in the second.
+        pairs = np.stack([np.arange(count), np.arange(count, 2 * count)], axis=1)
+        found = verify(both, pairs, settings)
+        yield pa.RecordBatch.from_pydict(
+            {
+                "a": pa.array([ids[r] for r in found.a.tolist()], pa.string()),
+                "b": pa.array([ids[r] for r in found.b.tolist()], pa.string()),
+                "relation": pa.array(found.relation.astype(np.int8)),
+                "score": pa.array(found.score),
+                "title_similarity": pa.array(found.title_similarity),
+                "containment": pa.array(found.containment),
+                "jaccard": pa.array(found.jaccard),
+                "days_apart": pa.array(found.days_apart),
+            }
+        )
+
+
+def _components(spark: SparkSession, accepted: DataFrame) -> DataFrame:
     """(id, label): the connected components of the accepted pairs, labelled by their least id.
 
     Min-label propagation with pointer jumping (each story takes its label's label too), so a
     chain of n stories settles in about log n rounds, not n.
     """
-    edges = spark.createDataFrame(accepted.map(lambda p: (p.a, p.b)), "src string, dst string")
+    edges = accepted.select(F.col("a").alias("src"), F.col("b").alias("dst"))
     edges = edges.union(edges.select("dst", "src")).localCheckpoint()
     labels = edges.select(F.col("src").alias("id"), F.col("src").alias("label")).distinct()
     labels = labels.localCheckpoint()
@@ -341,19 +531,45 @@ def _components(spark: SparkSession, accepted: RDD) -> DataFrame:
             return labels
 
 
-def _group_component(
-    members: Iterable[tuple[Fingerprint, Sequence[str]]], pairs: Iterable[Pair]
-) -> list[tuple[Group, list[Pair]]]:
-    """``group_pairs`` on one component, as ``Detector._scan`` calls it on all: merging never
-    crosses components, so the groups are the same. Each group comes with its kept pairs."""
-    members = list(members)
+def _group_component(members: Iterable[tuple], pairs: Iterable[tuple], settings: Settings) -> list:
+    """``group`` and ``report_groups`` on one component, as the local engine calls them on all:
+    merging never crosses components, so the groups are the same. Each group comes with the
+    pairs that explain its members, without shared passages yet."""
+    members = sorted(members)
     pairs = list(pairs)
-    by_id = {fp.id: fp for fp, _ in members}
-    copies = {fp.id: list(ids) for fp, ids in members}
-    fitness = original_first({p.b for p in pairs if p.relation == "teaser"})
-    groups, kept = group_pairs(pairs, copies, lambda i: fitness(by_id[i]))
-    group_of = {m.id: g.canonical for g in groups for m in g.members}
-    return [(g, [p for p in kept if group_of[p.a] == g.canonical]) for g in groups]
+    copies_of = {m[0]: sorted(m[4]) for m in members}
+    ids = sorted({m[0] for m in members} | {c for held in copies_of.values() for c, _ in held})
+    row = {story_id: n for n, story_id in enumerate(ids)}
+    count = len(ids)
+    published = np.zeros(count, dtype=np.int64)
+    size = np.zeros(count, dtype=np.int64)
+    truncated = np.zeros(count, dtype=np.bool_)
+    for story_id, moment, words, cut, held in members:
+        published[row[story_id]], size[row[story_id]] = moment, words
+        truncated[row[story_id]] = cut
+        for copy, copy_moment in held:
+            published[row[copy]] = copy_moment
+    verified = Verified(
+        a=np.array([row[p[0]] for p in pairs], dtype=np.int64),
+        b=np.array([row[p[1]] for p in pairs], dtype=np.int64),
+        relation=np.array([p[2] for p in pairs], dtype=np.uint8),
+        **{
+            name: np.array([p[k] for p in pairs], dtype=np.float64)
+            for k, name in enumerate(
+                ("score", "title_similarity", "containment", "jaccard", "days_apart"), start=3
+            )
+        },
+    )
+    held = {
+        row[m]: np.array(sorted(row[c] for c, _ in copies), dtype=np.int64)
+        for m, copies in copies_of.items()
+        if copies
+    }
+    rank = fitness(truncated, published, size, teasers_of(verified, count))
+    grouped = group(verified, held, rank, count)
+    groups, explained = report_groups(grouped, verified, ids, published, {})
+    by_group = {m.id: g.canonical for g in groups for m in g.members}
+    return [(g, [p for p in explained if by_group[p.b] == g.canonical]) for g in groups]
 
 
 def _groups(
@@ -361,28 +577,67 @@ def _groups(
     copies: DataFrame,
     labels: DataFrame,
     prints: DataFrame,
-    accepted: RDD,
+    accepted: DataFrame,
     parts: int,
+    settings: Settings,
 ) -> tuple[tuple[Group, ...], list[Pair]]:
     """Groups numbered g1, g2, ... by canonical id, and their pairs in that order, as locally.
 
     A component is a set of representatives joined by accepted pairs, or one representative with
     exact copies and no accepted pair, labelled by itself.
     """
+    facts = prints.select(
+        "id", "published", (F.length("tokens") / 4).cast("long").alias("size"), "truncated"
+    )
+    copy_facts = (
+        copies.select("id", F.explode("copies").alias("copy"))
+        .join(
+            facts.select(F.col("id").alias("copy"), F.col("published").alias("copy_published")),
+            "copy",
+        )
+        .groupBy("id")
+        .agg(F.collect_list(F.struct("copy", "copy_published")).alias("held"))
+    )
     members = (
-        reps.join(copies, "id", "left")
+        reps.join(copy_facts, "id", "left")
         .join(labels, "id", "left")
-        .where(F.col("label").isNotNull() | F.col("copies").isNotNull())
-        .join(prints.select("id", "fp"), "id")
-        .select(F.coalesce("label", "id").alias("component"), "id", "fp", "copies")
-        .rdd.map(lambda row: (row.component, (_load(row.fp, row.id), row.copies or [])))
+        .where(F.col("label").isNotNull() | F.col("held").isNotNull())
+        .join(facts, "id")
+        .select(
+            F.coalesce("label", "id").alias("component"),
+            "id",
+            "published",
+            "size",
+            "truncated",
+            "held",
+        )
+        .rdd.map(
+            lambda r: (
+                r.component,
+                (r.id, r.published, r.size, r.truncated, [tuple(h) for h in r.held or []]),
+            )
+        )
     )
-    pairs = (
-        accepted.map(lambda p: (p.a, p))
-        .join(labels.rdd.map(tuple), parts)
-        .map(lambda item: (item[1][1], item[1][0]))
+    pairs = accepted.join(labels.withColumnRenamed("id", "a"), "a").rdd.map(
+        lambda r: (
+            r.label,
+            (
+                r.a,
+                r.b,
+                r.relation,
+                r.score,
+                r.title_similarity,
+                r.containment,
+                r.jaccard,
+                r.days_apart,
+            ),
+        )
     )
-    found = members.cogroup(pairs, parts).flatMap(lambda item: _group_component(*item[1])).collect()
+    found = (
+        members.cogroup(pairs, parts)
+        .flatMap(lambda item: _group_component(item[1][0], item[1][1], settings))
+        .collect()
+    )
     found.sort(key=lambda item: item[0].canonical)
     groups = tuple(replace(g, id=f"g{number}") for number, (g, _) in enumerate(found, start=1))
     return groups, [p for _, kept in found for p in kept]
@@ -391,46 +646,68 @@ def _groups(
 def _explain(
     spark: SparkSession, prints: DataFrame, kept: list[Pair], settings: Settings
 ) -> tuple[Pair, ...]:
-    """``explain`` every kept pair on the executors that hold both texts; exact copies get only
-    the days between them, as locally."""
-    if not kept:
-        return ()
-    wanted = spark.createDataFrame(
-        [(n, p.a, p.b) for n, p in enumerate(kept)], "n long, a string, b string"
-    )
+    """The shared passages of every kept pair but exact copies, found on the executors that hold
+    both texts, a batch of pairs in one call of ``explain``."""
+    wanted = [(n, p.a, p.b) for n, p in enumerate(kept) if p.relation != "exact"]
+    if not wanted:
+        return tuple(kept)
+    pairs = spark.createDataFrame(wanted, "n long, a string, b string")
     texts = [
         prints.select(
             F.col("id").alias(end),
-            F.col("title").alias(f"title_{end}"),
-            F.col("body").alias(f"body_{end}"),
-            F.col("published").alias(f"published_{end}"),
+            F.col("title").alias(f"{end}_title"),
+            F.col("body").alias(f"{end}_body"),
         )
         for end in "ab"
     ]
-    rows = wanted.join(texts[0], "a").join(texts[1], "b")
-    pairs = spark.sparkContext.broadcast(dict(enumerate(kept)))
+    rows = pairs.join(texts[0], "a").join(texts[1], "b")
+    schema = StructType(
+        [
+            StructField("n", LongType(), False),
+            StructField("shared", ArrayType(StringType(), False), False),
+        ]
+    )
+    found = dict(
+        rows.mapInArrow(partial(_explain_batches, settings=settings), schema)
+        .rdd.map(lambda r: (r.n, tuple(r.shared)))
+        .collect()
+    )
+    return tuple(
+        replace(p, evidence=replace(p.evidence, shared=found[n])) if n in found else p
+        for n, p in enumerate(kept)
+    )
 
-    def explained(r: Row) -> tuple[int, Pair]:
-        a = Story(id=r.a, title=r.title_a, body=r.body_a, published=r.published_a)
-        b = Story(id=r.b, title=r.title_b, body=r.body_b, published=r.published_b)
-        pair = pairs.value[r.n]
-        if pair.relation == "exact":
-            return r.n, dated(pair, a.published_at(), b.published_at())
-        return r.n, explain(pair, a, b, settings)
 
-    try:
-        done = dict(rows.rdd.map(explained).collect())
-    finally:
-        pairs.unpersist()
-    return tuple(done[n] for n in range(len(kept)))
+def _explain_batches(
+    batches: Iterator[pa.RecordBatch], settings: Settings
+) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        records = batch.to_pydict()
+        firsts = [
+            Story(title=t, body=b)
+            for t, b in zip(records["a_title"], records["a_body"], strict=True)
+        ]
+        seconds = [
+            Story(title=t, body=b)
+            for t, b in zip(records["b_title"], records["b_body"], strict=True)
+        ]
+        shared = explain(firsts, seconds, settings)
+        yield pa.RecordBatch.from_pydict(
+            {
+                "n": pa.array(records["n"], pa.int64()),
+                "shared": pa.array([list(s) for s in shared], pa.list_(pa.string())),
+            }
+        )
 
 
-def _topic_docs(
+def _topic_words(
     spark: SparkSession, prints: DataFrame, groups: Sequence[Group]
-) -> list[tuple[str, tuple[str, ...]]]:
-    """(id, topic words) of the stories in no group and of each group's canonical, as locally."""
-    docs = prints.select("id", "fp")
+) -> tuple[list[str], Rows]:
+    """(ids, topic words) of the stories in no group and of each group's canonical, as locally."""
+    docs = prints.select("id", "topic_words")
     copies = [(m.id,) for g in groups for m in g.members if m.id != g.canonical]
     if copies:
         docs = docs.join(spark.createDataFrame(copies, "id string"), "id", "left_anti")
-    return docs.rdd.map(lambda row: (row.id, _load(row.fp, row.id).topic_words)).collect()
+    found = sorted(docs.rdd.map(tuple).collect())
+    words = [np.frombuffer(w, dtype=np.uint32) for _, w in found]
+    return [story_id for story_id, _ in found], Rows.of(words)
