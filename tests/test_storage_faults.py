@@ -172,7 +172,7 @@ def test_sqlite_refuses_what_is_not_a_dedupe_index(tmp_path):
     open_storage(str(older)).close()
     with sqlite3.connect(older) as connection:
         connection.execute("PRAGMA user_version = 1")  # whole 64-bit keys, before folding
-    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 2: rebuild"):
+    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 3: rebuild"):
         open_storage(str(older))
 
     with pytest.raises(StorageError, match="does not exist"):
@@ -213,7 +213,7 @@ def test_redis_refuses_keys_that_are_not_a_dedupe_index(redis_server: RedisServe
         open_storage(redis_server.url("newer"))
     open_storage(redis_server.url("older")).close()
     client.hset("older:meta", "schema", 1)  # whole 64-bit keys in 10-byte postings
-    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 2: rebuild"):
+    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 3: rebuild"):
         open_storage(redis_server.url("older"))
     with pytest.raises(StorageError, match="prefix"):
         open_storage(redis_server.url("a:b"))

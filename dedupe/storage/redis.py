@@ -15,7 +15,8 @@ the index starts with ``name:`` (default ``dedupe``), so several indexes can sha
     {p}:try:{token} hash    id -> sequence number given by one add call, kept a minute
 
 Band keys are folded to 40 bits (``codec.fold_key``: an extra candidate now and then, never a
-changed verdict); schema version 1 held whole 64-bit keys (10-byte postings) and is refused.
+changed verdict). Older schemas are refused: version 1 held whole 64-bit keys (10-byte
+postings), version 2 the band keys of dedupe 0.1, whose word hashes were others.
 
 Why buckets: a Redis key costs about 90 bytes, so a set of sequence numbers per band key would
 cost some 8 KB per story for its ~80 keys. Instead the top 18 bits of a folded key pick one of
@@ -72,7 +73,7 @@ from dedupe.story import Story
 
 log = logging.getLogger("dedupe")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_PREFIX = "dedupe"
 # No ':' so that one index's key names can never fall under another's prefix.
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -1,6 +1,6 @@
 """The SQLite storage: the embedded default, one file shared by every process on one machine.
 
-Schema (version 2; ``PRAGMA application_id`` marks the file as a dedupe index, ``PRAGMA
+Schema (version 3; ``PRAGMA application_id`` marks the file as a dedupe index, ``PRAGMA
 user_version`` holds the version)::
 
     stories(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, at INTEGER, keys BLOB,
@@ -13,7 +13,8 @@ index on ``keys.seq`` would cost more than the packed copy. ``keys`` is a WITHOU
 each band key costs one small b-tree entry and a lookup is a seek per key on the primary key.
 Band keys are stored folded to 40 bits (``codec.fold_key``: an extra candidate now and then, never
 a changed verdict): SQLite keeps such an integer in 6 bytes and the packed copy in 5, against 8
-and 8 for a whole uint64. Version 1 (whole keys) is refused with a message to rebuild.
+and 8 for a whole uint64. Older versions are refused with a message to rebuild: version 1 held
+whole keys, version 2 the band keys of dedupe 0.1, whose word hashes were others.
 AUTOINCREMENT keeps sequence numbers from being reused after the newest story is removed.
 
 Concurrency: WAL mode lets readers run beside the one writer; every write is one ``BEGIN
@@ -50,7 +51,7 @@ from dedupe.storage.codec import (
 from dedupe.story import Story
 
 APPLICATION_ID = 0x44445550  # "DDUP"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # A story's row takes about 2 KB: a 4 KB page holds one and wastes the rest, 8 KB pages hold
 # three. Measured: 4.9 KB per story with 4 KB pages, 4.1 KB with 8 KB pages.
 PAGE_SIZE = 8192
