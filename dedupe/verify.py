@@ -171,7 +171,14 @@ def verify(x: Fingerprint, y: Fingerprint, settings: Settings) -> Pair | None:
     if decision is None:
         return None
     relation, score = decision
-    evidence = Evidence(m.title_similarity, m.containment, m.jaccard, days_apart=m.days_apart)
+    evidence = Evidence(
+        m.title_similarity,
+        m.containment,
+        m.jaccard,
+        days_apart=m.days_apart,
+        number_agreement=m.number_agreement,
+        name_agreement=m.name_agreement,
+    )
     return Pair(a=a.id, b=b.id, relation=relation, score=score, evidence=evidence)
 
 
