@@ -19,6 +19,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -148,16 +149,18 @@ class Detector:
         *,
         topics: bool | None = None,
         progress: Callable[[int], None] | None = None,
+        texts: bool = False,
     ) -> Report:
         """Group the copies in a corpus and cluster the rest into topics.
 
         ``stories`` is read once, as a stream. ``progress`` is called with the number of stories
-        fingerprinted since its last call.
+        fingerprinted since its last call. ``texts``: keep the grouped stories in
+        ``Report.texts``, for a report that shows them (HTML); a scan otherwise holds no texts.
         """
         spill = _Spill()
         try:
             return self._scan(
-                stories, spill, self.settings.topics if topics is None else topics, progress
+                stories, spill, self.settings.topics if topics is None else topics, progress, texts
             )
         finally:
             spill.close()
@@ -168,6 +171,7 @@ class Detector:
         spill: _Spill,
         topics: bool,
         progress: Callable[[int], None] | None,
+        texts: bool,
     ) -> Report:
         settings = self.settings
         clock = _Clock()
@@ -211,6 +215,14 @@ class Detector:
             ]
             found_topics = cluster_topics(docs, settings)
             clock.lap("%d topics", len(found_topics))
+        grouped_texts: dict[str, Story] = {}
+        if texts:
+            for member in (m for g in groups for m in g.members):
+                story = spill[places[member.id]]
+                # A story renamed for sharing its id with another (``id~2``) keeps its new name.
+                grouped_texts[member.id] = (
+                    story if story.id == member.id else replace(story, id=member.id)
+                )
         return Report(
             stories=len(fps),
             groups=groups,
@@ -218,6 +230,7 @@ class Detector:
             topics=found_topics,
             folded=folded,
             titles={fp.id: fp.title for fp in fps},
+            texts=grouped_texts,
         )
 
     def _fingerprint_all(
@@ -382,6 +395,11 @@ class Detector:
 
     def stats(self) -> IndexStats:
         return self.index_.stats()
+
+    def stored(self, ids: Sequence[str]) -> list[Story]:
+        """The stored stories with these ids, in their order; ids not held are left out. A
+        verdict names its matches; a report that shows their texts reads them here."""
+        return self.index_.stored(ids)
 
     def close(self) -> None:
         """Release the index's connections; what it holds stays."""

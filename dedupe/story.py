@@ -271,6 +271,9 @@ class Report:
     folded: int = 0
     # Every scanned story's id and title, in id order: the table and CSV list each story once.
     titles: dict[str, str] = field(default_factory=dict, compare=False)
+    # The grouped stories themselves, by id, when the scan was asked for them
+    # (``Detector.scan(texts=True)``): the HTML report shows their texts side by side. Not JSON.
+    texts: dict[str, Story] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
