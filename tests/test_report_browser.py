@@ -28,6 +28,7 @@ from tests.html_stories import (
     sourced_stories,
     write_html,
 )
+from tests.test_detector import CHINESE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # No GPU, no sandbox (tests run as root), and nothing of the browser's own on the network: no
@@ -157,6 +158,25 @@ def test_the_seed_report_shows_both_groups_with_their_shared_passages_marked(
     assert tab.errors == [] and tab.dialogs == []
     assert tab.page.evaluate("window.__violations") == []
     assert tab.requests == [path.as_uri()]
+
+
+def test_passages_of_scripts_without_spaces_are_marked_in_both_texts(
+    open_report: Callable[[Path], Opened], tmp_path: Path
+) -> None:
+    # dedupe's tokens of Chinese are overlapping pairs of characters ("国家 家统 统计"): the
+    # page finds the run of text they came from, up to a character that differs ("周二", "周三").
+    stories = [
+        Story(id="zh", title="工业利润增长", body=CHINESE),
+        Story(id="zh-copy", title="工业利润增长", body=CHINESE.replace("周二", "周三")),
+    ]
+    tab = open_report(write_html(stories, tmp_path / "zh.html"))
+    sides = tab.page.locator(".columns .side")
+    for side in range(2):
+        marked = sides.nth(side).locator("mark.shared").all_inner_texts()
+        assert marked[0] == "国家统计局周"
+        assert marked[1].startswith("公布的数据显示，今年前五个月") and marked[1].endswith(
+            "仍然较大"
+        )
 
 
 def test_filters_search_and_sorting_change_what_is_shown(

@@ -5,10 +5,12 @@
 (() => {
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const checking = data.kind === "check";
-  // Panels drawn at a time, rows of a group's table and titles of a topic shown before a button.
+  // Panels drawn at a time, rows of a group's table and titles of a topic shown before a button,
+  // characters of a passage quoted in the evidence.
   const PAGE = 20;
   const ROWS = 50;
   const TITLES = 200;
+  const QUOTED = 240;
   const LETTER = /[\p{L}\p{Nd}]/u;
   const UNSPACED = /^[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Thai}\p{sc=Lao}\p{sc=Khmer}\p{sc=Myanmar}\p{sc=Tibetan}]$/u;
   const RELATION_ORDER = [
@@ -109,8 +111,12 @@
     return text;
   }
 
-  function isLetter(character) {
-    return character !== undefined && LETTER.test(character);
+  // Whether a match may begin or end between these two characters: not inside a word of a spaced
+  // script ("over 52,000" is not the end of "hover 52,000"); anywhere in one written without
+  // spaces, whose words dedupe does not know.
+  function boundary(inside, outside) {
+    return outside === undefined || !LETTER.test(outside) || UNSPACED.test(inside)
+      || UNSPACED.test(outside);
   }
 
   function spans(text, passages) {
@@ -126,8 +132,7 @@
         if (at === -1) break;
         const start = haystack.starts[at];
         const end = haystack.ends[at + needle.length - 1];
-        // Whole words only: "over 52,000" is not the end of "hover 52,000".
-        if (!isLetter(text[start - 1]) && !isLetter(text[end])) {
+        if (boundary(text[start], text[start - 1]) && boundary(text[end - 1], text[end])) {
           found.push([start, end, number]);
           from = at + needle.length;
         } else {
@@ -319,6 +324,14 @@
     );
   }
 
+  // A near-duplicate shares nearly its whole text: the list quotes the start of each passage,
+  // the texts below show all of it marked.
+  function quoted(passage) {
+    if (passage.length <= QUOTED) return passage;
+    const cut = passage.lastIndexOf(" ", QUOTED);
+    return passage.slice(0, cut > 0 ? cut : QUOTED) + " …";
+  }
+
   function evidence(pair, same) {
     if (same) return el("p", "note", "Pick two different stories to compare.");
     if (!pair) {
@@ -329,7 +342,7 @@
     if (pair.shared.length) {
       box.append(el("p", "passages-title", "Shared passages, marked in both texts:"));
       box.append(el("ol", "passages",
-        ...pair.shared.map((text, n) => el("li", null, el("q", "shared p" + (n % 3), text)))));
+        ...pair.shared.map((text, n) => el("li", null, el("q", "shared p" + (n % 3), quoted(text))))));
     }
     return box;
   }
