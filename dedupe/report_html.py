@@ -398,7 +398,7 @@ def _render(out: TextIO, **context: Any) -> None:
     script, style = _asset("report.js"), _asset("report.css")
     policy = (
         f"default-src 'none'; script-src {_digest(script)}; style-src {_digest(style)}; "
-        "img-src data:; base-uri 'none'; form-action 'none'"
+        "base-uri 'none'; form-action 'none'"
     )
     environment = Environment(
         loader=PackageLoader("dedupe", "templates"),

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from dedupe import Detector, Story, cli
 from dedupe.report_html import MAX_TEXT_CHARS, evidence_words, safe_url, script_json
 from dedupe.story import Evidence
-from tests.conftest import HARBOUR, SEED
+from tests.conftest import HARBOUR, RAIL, SEED
 from tests.html_stories import HOSTILE_URLS, PAYLOADS, hostile_stories, write_html
 
 
@@ -46,6 +46,19 @@ def test_scan_writes_one_self_contained_page(tmp_path: Path) -> None:
     assert teaser["x"].startswith("The number of foreign workers in Serbia")
     (pair,) = data["groups"][0]["pairs"]
     assert "over 52000 work permits" in pair["shared"]
+
+
+def test_the_summaries_count_the_bad_records_skipped(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    records = [json.dumps(HARBOUR.to_dict()), "{not json", json.dumps(RAIL.to_dict())]
+    feed.write_text("\n".join(records) + "\n", encoding="utf-8")
+    table = CliRunner().invoke(cli.app, ["scan", str(feed)])
+    assert table.exit_code == 0
+    assert "read       2 stories, 1 bad record skipped" in table.stdout
+    out = tmp_path / "report.html"
+    html = CliRunner().invoke(cli.app, ["scan", str(feed), "--format", "html", "-o", str(out)])
+    assert html.exit_code == 0
+    assert "<dt>Skipped</dt><dd>1 bad record</dd>" in out.read_text("utf-8")
 
 
 def test_summary_and_charts_are_in_the_page_itself(tmp_path: Path) -> None:
