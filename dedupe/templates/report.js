@@ -188,16 +188,13 @@
     };
   });
 
-  function last(value, fallback) {
-    return value === null ? fallback : value;
-  }
-
+  // Groups without a score (a new draft) or a date sort last, ties in the report's order.
   const SORTS = {
     "size": (x, y) => (checking ? 0 : y.size - x.size) || x.order - y.order,
-    "score-low": (x, y) => last(x.weakest, 2) - last(y.weakest, 2) || x.order - y.order,
-    "score-high": (x, y) => last(y.strongest, -1) - last(x.strongest, -1) || x.order - y.order,
-    "date-new": (x, y) => last(y.time, -Infinity) - last(x.time, -Infinity) || x.order - y.order,
-    "date-old": (x, y) => last(x.time, Infinity) - last(y.time, Infinity) || x.order - y.order,
+    "score-low": (x, y) => (x.weakest ?? 2) - (y.weakest ?? 2) || x.order - y.order,
+    "score-high": (x, y) => (y.strongest ?? -1) - (x.strongest ?? -1) || x.order - y.order,
+    "date-new": (x, y) => (y.time ?? -Infinity) - (x.time ?? -Infinity) || x.order - y.order,
+    "date-old": (x, y) => (x.time ?? Infinity) - (y.time ?? Infinity) || x.order - y.order,
   };
 
   function haystackOf(item) {
