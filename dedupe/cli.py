@@ -90,6 +90,7 @@ class OutputFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    html = "html"
 
 
 class Engine(StrEnum):
@@ -156,11 +157,13 @@ def reading(
     input_format: InputFormat | None,
     on_error: OnError,
     records: Callable[[int], None] | None = None,
+    errors: _Skipped | None = None,
 ) -> Iterator[Iterator[Story]]:
     """The stories of the inputs as a stream; bad input ends the command with exit 2, and
-    skipped bad records are counted on stderr at the end. ``records`` counts every record read
-    (stories, bad records, an archive's other records), for the progress bar."""
-    errors = _Skipped()
+    skipped bad records are counted on stderr at the end (and in ``errors``, for the report).
+    ``records`` counts every record read (stories, bad records, an archive's other records), for
+    the progress bar."""
+    errors = _Skipped() if errors is None else errors
     try:
         yield read(
             inputs,
@@ -381,25 +384,27 @@ def scan(
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
     writable(out)
     settings = windowed(window)
+    skipped = _Skipped()
     if engine is Engine.spark:
         try:
             from dedupe.engines.spark import scan_stories
         except ImportError:
             raise fail("--engine spark needs pyspark: pip install 'dedupe[spark]'") from None
-        with reading(inputs, input_format, on_error) as stories:
+        with reading(inputs, input_format, on_error, errors=skipped) as stories:
             report = scan_stories(stories, master=master, settings=settings, topics=topics)
     else:
         detector = Detector(settings=settings, jobs=jobs or None)
         with (
             progress_bar("scanning") as advance,
-            reading(inputs, input_format, on_error, advance) as stories,
+            reading(inputs, input_format, on_error, advance, skipped) as stories,
             room_for_temporary_data(),
         ):
-            report = detector.scan(stories, topics=topics)
+            # Only the HTML page shows the texts: the other formats keep none in memory.
+            report = detector.scan(stories, topics=topics, texts=fmt is OutputFormat.html)
     if not report.stories:
         say("warning: no story in " + ", ".join(inputs))
     with output(out) as stream:
-        write_report(report, fmt.value, stream, limit=limit)
+        write_report(report, fmt.value, stream, limit=limit, skipped=skipped.count)
 
 
 IndexOption = Annotated[
@@ -474,8 +479,12 @@ def check(
             verdicts = [detector.add(story, only_new=True) for story in stories]
         else:
             verdicts = [detector.check(story) for story in stories]
+        matched: list[Story] = []
+        if fmt is OutputFormat.html:
+            named = {match.story_id: None for verdict in verdicts for match in verdict.matches}
+            matched = detector.stored(list(named))
     with output(out) as stream:
-        write_verdicts(verdicts, fmt.value, stream, drafts=stories)
+        write_verdicts(verdicts, fmt.value, stream, drafts=stories, matched=matched)
     raise typer.Exit(EXIT_PUBLISHED if any(v.is_duplicate for v in verdicts) else EXIT_NEW)
 
 

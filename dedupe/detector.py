@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -202,16 +202,18 @@ class Detector:
         *,
         topics: bool | None = None,
         progress: Callable[[int], None] | None = None,
+        texts: bool = False,
     ) -> Report:
         """Group the copies in a corpus and cluster the rest into topics.
 
         ``stories`` is read once, as a stream. ``progress`` is called with the number of stories
-        fingerprinted since its last call.
+        fingerprinted since its last call. ``texts``: keep the grouped stories in
+        ``Report.texts``, for a report that shows them (HTML); a scan otherwise holds no texts.
         """
         spill = _Spill()
         try:
             return self._scan(
-                stories, spill, self.settings.topics if topics is None else topics, progress
+                stories, spill, self.settings.topics if topics is None else topics, progress, texts
             )
         finally:
             spill.close()
@@ -222,6 +224,7 @@ class Detector:
         spill: _Spill,
         topics: bool,
         progress: Callable[[int], None] | None,
+        texts: bool,
     ) -> Report:
         settings = self.settings
         clock = _Clock()
@@ -251,6 +254,14 @@ class Detector:
                 [ids[r] for r in rows.tolist()], topic_words.take(rows), read.words, settings
             )
             clock.lap("%d topics", len(found_topics))
+        grouped_texts: dict[str, Story] = {}
+        if texts:
+            members = grouped.members
+            for row, story in zip(members.tolist(), spill.stories(numbers[members]), strict=True):
+                # A story renamed for sharing its id with another (``id~2``) keeps its new name.
+                grouped_texts[ids[row]] = (
+                    story if story.id == ids[row] else replace(story, id=ids[row])
+                )
         return Report(
             stories=len(ids),
             groups=groups,
@@ -258,6 +269,7 @@ class Detector:
             topics=found_topics,
             folded=read.folded,
             titles=dict(zip(ids, read.titles, strict=True)),
+            texts=grouped_texts,
         )
 
     def _fingerprint_all(
@@ -437,6 +449,11 @@ class Detector:
 
     def stats(self) -> IndexStats:
         return self.index_.stats()
+
+    def stored(self, ids: Sequence[str]) -> list[Story]:
+        """The stored stories with these ids, in their order; ids not held are left out. A
+        verdict names its matches; a report that shows their texts reads them here."""
+        return self.index_.stored(ids)
 
     def close(self) -> None:
         """Release the index's connections; what it holds stays."""

@@ -175,6 +175,9 @@ class Index:
     def stats(self) -> IndexStats:
         return self.storage.stats()
 
+    def stored(self, ids: Sequence[str]) -> list[Story]:
+        return self.storage.get(ids)
+
     def close(self) -> None:
         self.storage.close()
 

@@ -1,4 +1,5 @@
-"""Report: a scan's results as a table for people, and as JSON, JSONL or CSV for programs.
+"""Report: a scan's results as a table or an HTML page for people, and as JSON, JSONL or CSV for
+programs.
 
 - ``json`` is exactly ``Report.to_dict()``, the version 1 schema of DESIGN.md.
 - ``jsonl`` is one group per line: the group's dict plus a ``pairs`` list of the accepted pairs
@@ -17,6 +18,8 @@
   evidence of its pair on lines of their own, then the largest topics; ``limit`` of each (0: all),
   as wide as the terminal or ``COLUMNS``. Story text is shown, never obeyed: control characters
   a terminal would act on are shown as ``\\xNN`` escapes, and rich markup in it stays literal.
+- ``html`` is one self-contained page for a browser (``dedupe.report_html``): the summary with
+  charts, each group's stories side by side with their shared passages marked, the topics.
 
 Verdicts of ``dedupe check`` use the same formats: ``json`` is always
 ``{"version": 1, "verdicts": [...]}`` so a reader never has to ask whether it got one verdict or a
@@ -43,7 +46,7 @@ from rich.text import Text
 
 from .story import Evidence, Group, Pair, Report, Story, Topic, Verdict
 
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("table", "json", "jsonl", "csv", "html")
 
 STORY_COLUMNS = ("id", "title", "group", "relation", "canonical", "topic")
 VERDICT_COLUMNS = (
@@ -84,18 +87,38 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_report(report: Report, fmt: str, out: TextIO, *, limit: int = TABLE_LIMIT) -> None:
+def write_report(
+    report: Report, fmt: str, out: TextIO, *, limit: int = TABLE_LIMIT, skipped: int = 0
+) -> None:
     """Write ``report`` to ``out`` in ``fmt``, one of ``FORMATS``. ``limit`` is how many groups
-    and topics the table shows, largest first (0: all); the formats for programs hold them all."""
-    writers = {**_REPORT_WRITERS, "table": partial(_report_table, limit=limit)}
+    and topics the table shows, largest first (0: all); the other formats hold them all.
+    ``skipped``: the bad records reading skipped, for the summaries people read."""
+    if fmt == "html":
+        # Imported here: Jinja2 costs every other command its start-up time.
+        from dedupe.report_html import write_report_html
+
+        write_report_html(report, out, skipped=skipped)
+        return
+    writers = {**_REPORT_WRITERS, "table": partial(_report_table, limit=limit, skipped=skipped)}
     _writer(writers, fmt)(report, out)
 
 
 def write_verdicts(
-    verdicts: Sequence[Verdict], fmt: str, out: TextIO, *, drafts: Sequence[Story] = ()
+    verdicts: Sequence[Verdict],
+    fmt: str,
+    out: TextIO,
+    *,
+    drafts: Sequence[Story] = (),
+    matched: Sequence[Story] = (),
 ) -> None:
     """Write the verdicts of ``dedupe check`` to ``out`` in ``fmt``, one of ``FORMATS``.
-    ``drafts``, the stories checked, let the table name each by its title and file."""
+    ``drafts``, the stories checked, let the table name each by its title and file; ``matched``,
+    the stored stories the verdicts name, let the HTML page show their texts."""
+    if fmt == "html":
+        from dedupe.report_html import write_verdicts_html
+
+        write_verdicts_html(verdicts, out, drafts=drafts, matched=matched)
+        return
     writers = {**_VERDICT_WRITERS, "table": partial(_verdicts_table, drafts=drafts)}
     _writer(writers, fmt)(verdicts, out)
 
@@ -141,7 +164,7 @@ def _report_json(report: Report, out: TextIO) -> None:
 
 
 def _report_jsonl(report: Report, out: TextIO) -> None:
-    pairs_of = _pairs_by_group(report)
+    pairs_of = pairs_by_group(report)
     _write_lines(
         (
             {**group.to_dict(), "pairs": [pair.to_dict() for pair in pairs_of[group.id]]}
@@ -151,7 +174,7 @@ def _report_jsonl(report: Report, out: TextIO) -> None:
     )
 
 
-def _pairs_by_group(report: Report) -> dict[str, list[Pair]]:
+def pairs_by_group(report: Report) -> dict[str, list[Pair]]:
     """Each group's pairs: those with both stories in it, in the report's pair order."""
     group_of = {member.id: group.id for group in report.groups for member in group.members}
     pairs_of: dict[str, list[Pair]] = {group.id: [] for group in report.groups}
@@ -279,14 +302,14 @@ def _piped_width() -> int:
     return int(columns) if columns.isdigit() and int(columns) >= _MIN_WIDTH else _PIPED_WIDTH
 
 
-def _report_table(report: Report, out: TextIO, limit: int = TABLE_LIMIT) -> None:
+def _report_table(report: Report, out: TextIO, limit: int = TABLE_LIMIT, skipped: int = 0) -> None:
     """The summary, then the largest groups and topics, at most ``limit`` of each (0: all)."""
     show = _printer(out)
     groups = sorted(report.groups, key=lambda group: -len(group.members))
     topics = sorted(report.topics, key=lambda topic: -len(topic.members))
-    show(_summary(report, groups))
+    show(_summary(report, groups, skipped))
     shown_groups, shown_topics = _first(groups, limit), _first(topics, limit)
-    pairs_of = _pairs_by_group(report)
+    pairs_of = pairs_by_group(report)
     if shown_groups:
         show(_heading("Groups", len(shown_groups), len(groups)))
     for group in shown_groups:
@@ -312,11 +335,13 @@ def _first(items: Sequence[Any], limit: int) -> Sequence[Any]:
     return items if limit == 0 else items[:limit]
 
 
-def _summary(report: Report, groups: Sequence[Group]) -> Text:
+def _summary(report: Report, groups: Sequence[Group], skipped: int = 0) -> Text:
     """What the scan found, in a few lines: whatever follows is detail."""
     read = _count(report.stories, "story", "stories")
     if report.folded:
         read += f" ({_count(report.folded, 'repeated record', 'repeated records')} folded in)"
+    if skipped:
+        read += f", {_count(skipped, 'bad record', 'bad records')} skipped"
     lines = [("read", read)]
     grouped = sum(len(group.members) for group in groups)
     by_relation = Counter(group.relation for group in groups)

@@ -124,13 +124,17 @@ class Story:
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Why a pair was accepted, measured on the stories' real sets. ``days_apart`` is the time
-    between the two publications, when both are dated."""
+    between the two publications, when both are dated. ``number_agreement`` and
+    ``name_agreement``: the share of the facts (numbers, names) of the story reporting fewer that
+    the other reports too; None for exact copies, which are never measured."""
 
     title_similarity: float
     containment: float
     jaccard: float
     shared: tuple[str, ...] = ()
     days_apart: float | None = None
+    number_agreement: float | None = None
+    name_agreement: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -141,6 +145,9 @@ class Evidence:
         }
         if self.days_apart is not None:
             record["days_apart"] = round(self.days_apart, 2)
+        for name in ("number_agreement", "name_agreement"):
+            if getattr(self, name) is not None:
+                record[name] = round(getattr(self, name), 3)
         return record
 
 
@@ -264,6 +271,9 @@ class Report:
     folded: int = 0
     # Every scanned story's id and title, in id order: the table and CSV list each story once.
     titles: dict[str, str] = field(default_factory=dict, compare=False)
+    # The grouped stories themselves, by id, when the scan was asked for them
+    # (``Detector.scan(texts=True)``): the HTML report shows their texts side by side. Not JSON.
+    texts: dict[str, Story] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -60,6 +60,8 @@ class Verified:
     containment: np.ndarray
     jaccard: np.ndarray
     days_apart: np.ndarray
+    number_agreement: np.ndarray
+    name_agreement: np.ndarray
 
     def __len__(self) -> int:
         return len(self.a)
@@ -73,6 +75,8 @@ class Verified:
             float(self.jaccard[k]),
             shared,
             None if np.isnan(days) else days,
+            float(self.number_agreement[k]),
+            float(self.name_agreement[k]),
         )
 
 
@@ -123,6 +127,8 @@ def verify(prints: Prints, pairs: np.ndarray, settings: Settings) -> Verified:
         containment=m.containment[accepted],
         jaccard=m.jaccard[accepted],
         days_apart=m.days_apart[accepted],
+        number_agreement=m.number_agreement[accepted],
+        name_agreement=m.name_agreement[accepted],
     )
 
 

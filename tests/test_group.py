@@ -30,6 +30,8 @@ def group_pairs(pairs, copies, key):
         containment=np.full(count, 0.6),
         jaccard=np.full(count, 0.5),
         days_apart=np.full(count, np.nan),
+        number_agreement=np.ones(count),
+        name_agreement=np.ones(count),
     )
     rank = np.empty(len(ids), dtype=np.int64)
     rank[sorted(range(len(ids)), key=lambda n: (key(ids[n]), ids[n]))] = np.arange(len(ids))

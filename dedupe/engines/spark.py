@@ -92,16 +92,18 @@ _PRINTS = StructType(
         ),
     ]
 )
+# What ``verify`` measured of an accepted pair, besides its ends and relation.
+_MEASURES = (
+    "score", "title_similarity", "containment", "jaccard", "days_apart", "number_agreement",
+    "name_agreement",
+)  # fmt: skip
 _FINGERPRINT = ["published", "text_key", *_SETS, "title_text", "truncated", "headline_only"]
 _VERIFIED = StructType(
     [
         StructField("a", StringType(), False),
         StructField("b", StringType(), False),
         StructField("relation", ByteType(), False),
-        *(
-            StructField(name, DoubleType(), False)
-            for name in ("score", "title_similarity", "containment", "jaccard", "days_apart")
-        ),
+        *(StructField(name, DoubleType(), False) for name in _MEASURES),
     ]
 )
 _TEXT_COLUMNS = frozenset(STORY_FIELDS[1:]) | frozenset(BODY_ALIASES)
@@ -494,11 +496,7 @@ def _verify_batches(
                 "a": pa.array([ids[r] for r in found.a.tolist()], pa.string()),
                 "b": pa.array([ids[r] for r in found.b.tolist()], pa.string()),
                 "relation": pa.array(found.relation.astype(np.int8)),
-                "score": pa.array(found.score),
-                "title_similarity": pa.array(found.title_similarity),
-                "containment": pa.array(found.containment),
-                "jaccard": pa.array(found.jaccard),
-                "days_apart": pa.array(found.days_apart),
+                **{name: pa.array(getattr(found, name)) for name in _MEASURES},
             }
         )
 
@@ -555,9 +553,7 @@ def _group_component(members: Iterable[tuple], pairs: Iterable[tuple], settings:
         relation=np.array([p[2] for p in pairs], dtype=np.uint8),
         **{
             name: np.array([p[k] for p in pairs], dtype=np.float64)
-            for k, name in enumerate(
-                ("score", "title_similarity", "containment", "jaccard", "days_apart"), start=3
-            )
+            for k, name in enumerate(_MEASURES, start=3)
         },
     )
     held = {
@@ -619,19 +615,7 @@ def _groups(
         )
     )
     pairs = accepted.join(labels.withColumnRenamed("id", "a"), "a").rdd.map(
-        lambda r: (
-            r.label,
-            (
-                r.a,
-                r.b,
-                r.relation,
-                r.score,
-                r.title_similarity,
-                r.containment,
-                r.jaccard,
-                r.days_apart,
-            ),
-        )
+        lambda r: (r.label, (r.a, r.b, r.relation, *(r[name] for name in _MEASURES)))
     )
     found = (
         members.cogroup(pairs, parts)
