@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
+import orjson
+
 from ..story import Story
 from .errors import InputError
 from .records import describe, json_problem, story_from_record
@@ -21,10 +23,15 @@ def read_jsonl(source: str, lines: Iterable[Line]) -> Iterator[Story | InputErro
         if not text:
             continue
         try:
-            record = json.loads(text)
-        except (ValueError, RecursionError) as err:
-            yield InputError(source, line.number, json_problem(err))
-            continue
+            record = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            # orjson reads valid JSON three times as fast; Python's reader says what is wrong,
+            # and reads what it reads beyond that (integers past 64 bits, NaN), as before.
+            try:
+                record = json.loads(text)
+            except (ValueError, RecursionError) as err:
+                yield InputError(source, line.number, json_problem(err))
+                continue
         if not isinstance(record, dict):
             message = f"expected a JSON object, got {describe(record)}"
             yield InputError(source, line.number, message)

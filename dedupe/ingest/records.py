@@ -20,7 +20,6 @@ MAX_BODY_CHARS = 2_000_000
 # Names exporters use for the body; read only when there is no "body" field.
 BODY_ALIASES = ("text", "content")
 STORY_COLUMNS = frozenset({"title", "body", *BODY_ALIASES})
-_OPTIONAL_FIELDS = ("url", "source", "published", "language")
 # An unknown field nested deeper is refused: Python's JSON encoder recurses, so a value nested
 # near the interpreter's recursion limit (1,000), which the decoder still reads, fails the report
 # or the index later. Real records nest a few levels.
@@ -48,7 +47,8 @@ def build_story(
     language: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Story | InputError:
-    """A story from text fields already checked for type; an error if it has no text at all.
+    """A story from text fields already checked for type, and ``published`` as
+    ``normalize_published`` gives it; an error if it has no text at all.
 
     ``source`` is the input the story was read from; the story's own ``source`` (its publisher) is
     ``publisher`` here, so that the two are not confused.
@@ -66,29 +66,32 @@ def build_story(
         }
     except ValueError as err:
         return InputError(source, line, str(err))
-    return Story(
-        id=id,
-        title=title,
-        body=body,
-        url=url,
-        source=publisher and _clean_text(publisher),
-        published=published,
-        language=language and _clean_text(language),
-        extra=fields,
-        origin=origin(source, line),
+    return Story.checked(
+        id,
+        title,
+        body,
+        url,
+        publisher and _clean_text(publisher),
+        published,
+        language and _clean_text(language),
+        fields,
+        origin(source, line),
     )
 
 
 def _check_identity(value: str | None, name: str) -> None:
-    if value and (found := _SURROGATE.search(value)):
+    if value and not value.isascii() and (found := _SURROGATE.search(value)):
         character = f"lone surrogate U+{ord(found.group()):04X}"
         raise ValueError(f"{name} holds an invalid character ({character})")
 
 
 def _clean_text(value: str) -> str:
     """``value`` with any lone surrogate as U+FFFD, the character for what cannot be read.
-    Nearly no text holds one, and looking costs a tenth of what replacing costs."""
-    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    Nearly no text holds one, and looking costs a tenth of what replacing costs (and ASCII text,
+    most of it, needs no look at all)."""
+    if value.isascii() or not _SURROGATE.search(value):
+        return value
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def _clean_field(value: Any, name: str, depth: int = 0) -> Any:
@@ -112,11 +115,15 @@ def story_from_record(
     try:
         story_id = _identifier(fields.pop("id", None))
         title = _text(fields.pop("title", None), "title")
-        body_field = next((name for name in ("body", *BODY_ALIASES) if name in fields), None)
-        body = _text(fields.pop(body_field), body_field) if body_field else ""
-        url, publisher, published, language = (
-            _optional_text(fields.pop(name, None), name) for name in _OPTIONAL_FIELDS
-        )
+        if "body" in fields:
+            body = _text(fields.pop("body"), "body")
+        else:
+            alias = next((name for name in BODY_ALIASES if name in fields), None)
+            body = _text(fields.pop(alias), alias) if alias else ""
+        url = _optional_text(fields.pop("url", None), "url")
+        publisher = _optional_text(fields.pop("source", None), "source")
+        published = _optional_text(fields.pop("published", None), "published")
+        language = _optional_text(fields.pop("language", None), "language")
         published = normalize_published(published) if published else None
     except ValueError as err:
         return InputError(source, line, str(err))
