@@ -51,16 +51,20 @@ _POSITION_MULTIPLIERS = np.array(
 class Prints:
     """The fingerprints of ``len(self)`` stories, row ``i`` for story ``i``.
 
-    ``tokens``: the code of each word of the text (the title when there is no body), in order;
+    The text is the body (the title when there is none); ``size`` is its number of words.
     ``shingles``, ``content``, ``numbers``, ``names``, ``title_words``: sorted sets of 31-bit
-    hashes; ``topic_words``: the words topics are made of, in order, repeats kept. ``text_key``
-    is 128 bits of the normalized title and text: equal keys, the same text. ``published`` is
-    microseconds since the epoch, ``NO_DATE`` when undated.
+    hashes; ``first_seen``, beside ``content``, the position of each content word's first
+    occurrence in the text, so that the lead of any length is a subset of ``content``;
+    ``topic_words``: the words topics are made of, in order, repeats kept. ``text_key`` is 128
+    bits of the normalized title and text: equal keys, the same text. ``published`` is
+    microseconds since the epoch, ``NO_DATE`` when undated. The words themselves, in order, are
+    not kept: every later stage reads these sets.
     """
 
-    tokens: Rows
+    size: np.ndarray
     shingles: Rows
     content: Rows
+    first_seen: Rows
     numbers: Rows
     names: Rows
     title_words: Rows
@@ -73,11 +77,6 @@ class Prints:
 
     def __len__(self) -> int:
         return len(self.truncated)
-
-    @property
-    def size(self) -> np.ndarray:
-        """Words in each story's text."""
-        return self.tokens.lengths
 
     def take(self, rows: np.ndarray) -> Prints:
         """These stories' fingerprints, in this order."""
@@ -149,15 +148,15 @@ def fingerprint(
     tokens = codes.take(text)
     # A story's two texts are neighbours in the batch: its facts come from both.
     both = Rows(batch.codes & np.uint32(HASH_BITS), batch.offsets[0::2])
-    topic_values, topic_offsets, topic_tokens = _topic_words(
-        batch.codes, batch.kinds, batch.offsets, has_body, 2 * _TOPIC_WORDS, _TOPIC_WORDS
-    )
+    topic_values, topic_offsets, topic_tokens = _topic_rows(batch, has_body)
     if words is not None:
         _learn(words, batch, topic_values, topic_tokens)
+    content, first_seen = _content_rows(tokens)
     return Prints(
-        tokens=tokens,
-        shingles=Rows(*_shingles(tokens.values, tokens.offsets, settings.shingle_size)),
-        content=unique_rows(_content_words(tokens)),
+        size=tokens.lengths.astype(np.int32),
+        shingles=_shingle_rows(tokens, settings.shingle_size),
+        content=content,
+        first_seen=first_seen,
         numbers=unique_rows(both.where((batch.kinds & NUMBER) != 0)),
         names=unique_rows(Rows(names, name_offsets[0::2])),
         title_words=unique_rows(_title_words(codes.take(title))),
@@ -172,9 +171,38 @@ def fingerprint(
     )
 
 
-def _content_words(tokens: Rows) -> Rows:
-    content = tokens.where((tokens.values & np.uint32(CONTENT_BIT)) != 0)
-    return Rows(content.values & np.uint32(HASH_BITS), content.offsets)
+def _shingle_rows(tokens: Rows, size: int) -> Rows:
+    """Each row's distinct ``size``-word shingles, sorted."""
+    out = np.empty(len(tokens.values) + len(tokens), dtype=np.uint32)
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    scratch = np.empty(int(tokens.lengths.max(initial=0)) + 1, dtype=np.uint64)
+    n = _shingles(tokens.values, tokens.offsets, size, out, offsets, scratch)
+    return Rows(out[:n], offsets)
+
+
+def _content_rows(tokens: Rows) -> tuple[Rows, Rows]:
+    """Each row's distinct content words, sorted, and the position of each one's first
+    occurrence beside it."""
+    values = np.empty(len(tokens.values), dtype=np.uint32)
+    first = np.empty(len(tokens.values), dtype=np.uint32)
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    scratch = np.empty(int(tokens.lengths.max(initial=0)), dtype=np.uint64)
+    n = _content_words(tokens.values, tokens.offsets, values, first, offsets, scratch)
+    return Rows(values[:n], offsets), Rows(first[:n], offsets)
+
+
+def _topic_rows(
+    batch: Tokenized, has_body: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The words topics are made of (``_topic_words``), their offsets, and their tokens."""
+    out = np.empty(len(batch.codes), dtype=np.uint32)
+    source = np.empty(len(batch.codes), dtype=np.int64)
+    offsets = np.zeros(len(has_body) + 1, dtype=np.int64)
+    n = _topic_words(
+        batch.codes, batch.kinds, batch.offsets, has_body, 2 * _TOPIC_WORDS, _TOPIC_WORDS,
+        out, source, offsets,
+    )  # fmt: skip
+    return out[:n], offsets, source[:n]
 
 
 def _title_words(titles: Rows) -> Rows:
@@ -200,13 +228,12 @@ def _text_keys(keys: np.ndarray) -> np.ndarray:
 
 
 def _learn(words: dict[int, str], batch: Tokenized, values: np.ndarray, tokens: np.ndarray) -> None:
-    """Add the text of the topic words ``words`` lacks, each decoded once."""
+    """Add the text of the topic words ``words`` lacks, case-folded, all decoded at once."""
     found, first = np.unique(values, return_index=True)
-    for value, token in zip(found.tolist(), tokens[first].tolist(), strict=True):
-        if value not in words:
-            start, stop = int(batch.starts[token]), int(batch.ends[token])
-            written = batch.chars[start:stop].tobytes().decode("utf-32-le", "surrogatepass")
-            words[value] = written.casefold()
+    new = [k for k, value in enumerate(found.tolist()) if value not in words]
+    if new:
+        folded = batch.folded(tokens[first[new]]).split("\n")
+        words.update(zip(found[new].tolist(), folded, strict=True))
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
@@ -222,7 +249,9 @@ def mix64(values: np.ndarray) -> np.ndarray:
 def distinctive(sets: Rows) -> Rows:
     """Each set without the common news words (``COMMON_WORDS``), unless nothing else is left:
     what the candidate channels band, so that a shared beat is no match."""
-    common = np.isin(sets.values, _common_hashes())
+    hashes = _common_hashes()
+    place = np.minimum(np.searchsorted(hashes, sets.values), len(hashes) - 1)
+    common = hashes[place] == sets.values
     row = np.repeat(np.arange(len(sets)), sets.lengths)
     has_rest = np.zeros(len(sets), dtype=np.bool_)
     has_rest[row[~common]] = True
@@ -236,8 +265,7 @@ def _common_hashes() -> np.ndarray:
 
 def leads(prints: Prints, window: int) -> Rows:
     """The distinct content words among the first ``window`` words of each story."""
-    head = Rows(*_heads(prints.tokens.values, prints.tokens.offsets, window))
-    return unique_rows(_content_words(head))
+    return prints.content.where(prints.first_seen.values < window)
 
 
 @lru_cache(maxsize=8)
@@ -278,10 +306,9 @@ def signatures(sets: Rows, num_perm: int, seed: int, count: int | None = None) -
 
 
 @jit
-def _shingles(tokens, offsets, size):
-    """Each row's distinct ``size``-word shingles (a shorter text is one shingle), sorted."""
-    out = np.empty(len(tokens) + len(offsets), dtype=np.uint32)
-    new = np.zeros(len(offsets), dtype=np.int64)
+def _shingles(tokens, offsets, size, out, new, scratch):
+    """Each row's distinct ``size``-word shingles (a shorter text is one shingle), sorted,
+    written to ``out`` and cut by ``new``; how many. ``scratch`` holds the longest row."""
     n = 0
     mask = np.uint64(HASH_BITS)
     for r in range(len(offsets) - 1):
@@ -292,7 +319,7 @@ def _shingles(tokens, offsets, size):
             continue
         width = min(size, words)
         count = words - width + 1
-        row = np.empty(count, dtype=np.uint32)
+        row = scratch[:count]
         for i in range(count):
             combined = np.uint64(0)
             for k in range(width):
@@ -302,37 +329,49 @@ def _shingles(tokens, offsets, size):
             combined ^= combined >> np.uint64(27)
             combined *= np.uint64(0x94D049BB133111EB)
             combined ^= combined >> np.uint64(31)
-            row[i] = np.uint32(combined & np.uint64(0xFFFFFFFF))
+            row[i] = combined & np.uint64(0xFFFFFFFF)
         row.sort()
         for i in range(count):
             if i == 0 or row[i] != row[i - 1]:
-                out[n] = row[i]
+                out[n] = np.uint32(row[i])
                 n += 1
         new[r + 1] = n
-    return out[:n].copy(), new
+    return n
 
 
 @jit
-def _heads(tokens, offsets, window):
-    """The first ``window`` tokens of each row."""
-    new = np.zeros(len(offsets), dtype=np.int64)
+def _content_words(tokens, offsets, values, first, new, scratch):
+    """Each row's distinct content words, sorted, written to ``values``, the position of each
+    one's first occurrence beside it in ``first``, both cut by ``new``; how many."""
+    n = 0
     for r in range(len(offsets) - 1):
-        new[r + 1] = new[r] + min(window, offsets[r + 1] - offsets[r])
-    out = np.empty(new[-1], dtype=tokens.dtype)
-    for r in range(len(offsets) - 1):
-        out[new[r] : new[r + 1]] = tokens[offsets[r] : offsets[r] + new[r + 1] - new[r]]
-    return out, new
+        start, stop = offsets[r], offsets[r + 1]
+        # Hash above position: sorted, each word's first occurrence comes first.
+        count = 0
+        for t in range(start, stop):
+            if tokens[t] & np.uint32(CONTENT_BIT):
+                hashed = np.uint64(tokens[t] & np.uint32(HASH_BITS))
+                scratch[count] = (hashed << np.uint64(32)) | np.uint64(t - start)
+                count += 1
+        row = scratch[:count]
+        row.sort()
+        for k in range(count):
+            hashed = row[k] >> np.uint64(32)
+            if k == 0 or hashed != row[k - 1] >> np.uint64(32):
+                values[n] = np.uint32(hashed)
+                first[n] = np.uint32(row[k] & np.uint64(0xFFFFFFFF))
+                n += 1
+        new[r + 1] = n
+    return n
 
 
 @jit
-def _topic_words(codes, kinds, offsets, has_body, window, limit):
+def _topic_words(codes, kinds, offsets, has_body, window, limit, out, source, new):
     """Per story: the lettered content words of its title (when it has a body), then of the
-    first ``limit`` content words among the first ``window`` words of its text; and the token
-    each came from. Numbers count towards ``limit`` but are left out: they name no topic."""
+    first ``limit`` content words among the first ``window`` words of its text, written to
+    ``out`` with the token each came from in ``source``, cut by ``new``; how many. Numbers count
+    towards ``limit`` but are left out: they name no topic."""
     count = len(has_body)
-    out = np.empty(len(codes), dtype=np.uint32)
-    source = np.empty(len(codes), dtype=np.int64)
-    new = np.zeros(count + 1, dtype=np.int64)
     n = 0
     content = np.uint32(CONTENT_BIT)
     mask = np.uint32(HASH_BITS)
@@ -355,7 +394,7 @@ def _topic_words(codes, kinds, offsets, has_body, window, limit):
                     source[n] = t
                     n += 1
         new[s + 1] = n
-    return out[:n].copy(), new, source[:n].copy()
+    return n
 
 
 @jit

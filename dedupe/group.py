@@ -13,12 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedupe.compiled import jit
+from dedupe.compiled import jit, worth
 from dedupe.fingerprint import NO_DATE, Prints
 from dedupe.settings import Settings
 from dedupe.verify import EXACT, NEAR_DUPLICATE, Verified, days_between, window_days
-
-_COPY_RELATIONS = (EXACT, NEAR_DUPLICATE)
 
 
 def fitness(
@@ -123,6 +121,7 @@ def group(
     representatives; ``rank`` orders rows by fitness to be the original (``fitness``), and each
     representative must be the fittest of its copies."""
     order = np.lexsort((verified.b, verified.a, -verified.score))
+    worth(100 * len(order))
     label = _merge(rows, verified.a, verified.b, order)
     paired = np.zeros(rows, dtype=np.bool_)
     paired[verified.a] = paired[verified.b] = True
@@ -207,9 +206,11 @@ def relation_of(verified: Verified, pair: np.ndarray) -> np.ndarray:
     return codes
 
 
-def is_duplicate(codes: np.ndarray) -> bool:
-    """Whether a group's members (without its canonical) are all exact or near copies."""
-    return bool(np.isin(codes, _COPY_RELATIONS).all())
+def duplicates(grouped: Grouped, codes: np.ndarray) -> np.ndarray:
+    """Whether each group's members (but its canonical) are all exact or near copies."""
+    copy = (codes == EXACT) | (codes == NEAR_DUPLICATE)
+    copy[grouped.offsets[:-1]] = True
+    return np.logical_and.reduceat(copy, grouped.offsets[:-1]) if len(grouped) else copy[:0]
 
 
 @jit

@@ -19,8 +19,9 @@ from datetime import datetime
 
 import numpy as np
 
+from dedupe.compiled import jit, worth
 from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, mix64, signatures
-from dedupe.rows import Rows
+from dedupe.rows import Rows, distinct
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, Storage, UnstorableStory
 from dedupe.storage.codec import check_storable
@@ -69,41 +70,14 @@ def band_keys(prints: Prints, settings: Settings) -> np.ndarray:
 def candidate_pairs(keys: np.ndarray, max_bucket: int) -> np.ndarray:
     """Pairs (i, j), i < j, of rows that share any band key: an (m, 2) int64 array, sorted, unique.
 
-    One band at a time, so the working memory is a few vectors of n, not the whole matrix. A
-    bucket larger than ``max_bucket`` is a stock phrase or template shared by many stories; its
-    members are paired only with its first ``max_bucket`` members, so the cost stays linear.
+    A bucket is one key in one band. A bucket larger than ``max_bucket`` is a stock phrase or
+    template shared by many stories; its members are paired only with its first ``max_bucket``
+    members (by row), so the cost stays linear.
     """
+    worth(keys.size)
+    codes = distinct(_bucket_pairs(keys, max_bucket))
     n = keys.shape[0]
-    found: list[np.ndarray] = []
-    held = distinct = 0
-    for column in keys.T:
-        rows = np.flatnonzero(column)
-        ordered = column[rows]
-        order = np.argsort(ordered, kind="stable")
-        ordered, rows = ordered[order], rows[order]
-        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-        lengths = np.diff(np.concatenate([starts, [len(ordered)]]))
-        # Buckets of one size at a time: their members as the rows of a matrix, so that pairing
-        # them is one numpy call per size, not one per bucket.
-        for length in np.unique(lengths[lengths >= 2]):
-            first = starts[lengths == length]
-            members = rows[first[:, None] + np.arange(length)]
-            if length <= max_bucket:
-                i, j = np.triu_indices(length, 1)
-            else:
-                i = np.repeat(np.arange(max_bucket), length - np.arange(1, max_bucket + 1))
-                j = np.concatenate([np.arange(k + 1, length) for k in range(max_bucket)])
-            found.append((members[:, i] * n + members[:, j]).ravel())
-            held += found[-1].size
-        # A pair shares several bands; folding the repeats out as they pile up keeps the working
-        # memory near the distinct pairs (at 100k stories the bands give 5.7 codes a pair).
-        if held > 2 * distinct + (1 << 22):
-            found = [np.unique(np.concatenate(found))]
-            held = distinct = found[0].size
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    codes = np.unique(np.concatenate(found))
-    return np.stack([codes // n, codes % n], axis=1)
+    return np.stack([codes // n, codes % n], axis=1).astype(np.int64)
 
 
 class Index:
@@ -216,18 +190,77 @@ class Index:
         )
         found = verify(both, pairs, self.settings)
         stories = [story, *candidates]
-        ends = [
-            (stories[a], stories[b])
-            for a, b in zip(found.a.tolist(), found.b.tolist(), strict=True)
-        ]
-        shared = explain([a for a, _ in ends], [b for _, b in ends], self.settings)
+        shared = explain(stories, np.stack([found.a, found.b], axis=1), self.settings)
         matches = []
-        for k, (a, b) in enumerate(ends):
-            other = b if a is story else a
+        for k, b in enumerate(found.b.tolist()):
+            # The draft is row 0, one end of every pair.
+            other = stories[b] if b else stories[int(found.a[k])]
             relation = RELATIONS[found.relation[k] - 1]
             evidence = found.evidence(k, shared[k])
             matches.append(Match(other.id, relation, float(found.score[k]), evidence, other.title))
         return tuple(sorted(matches, key=lambda m: (-m.score, m.story_id)))
+
+
+@jit
+def _bucket_pairs(keys, max_bucket):
+    """The codes ``i * n + j`` of the pairs of rows each bucket makes, unordered and repeated (a
+    pair shares several bands: 5.7 codes a pair at 100k stories). Buckets are found by hashing
+    each band's keys into a table of slots, each slot's rows kept in a list in row order."""
+    n, bands = keys.shape
+    room = 1
+    while room < 2 * n:
+        room <<= 1
+    slot_key = np.zeros(room, dtype=np.uint64)
+    slot_head = np.empty(room, dtype=np.int64)
+    slot_tail = np.empty(room, dtype=np.int64)
+    slot_count = np.zeros(room, dtype=np.int64)
+    following = np.empty(n, dtype=np.int64)
+    used = np.empty(n, dtype=np.int64)
+    members = np.empty(n, dtype=np.int64)
+    codes = np.empty(1 << 20, dtype=np.uint64)
+    held = 0
+    mask = np.uint64(room - 1)
+    for band in range(bands):
+        slots = 0
+        for r in range(n):
+            key = keys[r, band]
+            if key == 0:
+                continue
+            s = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20) & mask
+            while slot_key[s] != 0 and slot_key[s] != key:
+                s = (s + np.uint64(1)) & mask
+            if slot_key[s] == 0:
+                slot_key[s] = key
+                slot_head[s] = r
+                slot_count[s] = 0
+                used[slots] = s
+                slots += 1
+            else:
+                following[slot_tail[s]] = r
+            slot_tail[s] = r
+            following[r] = -1
+            slot_count[s] += 1
+        for u in range(slots):
+            s = used[u]
+            count = slot_count[s]
+            slot_key[s] = 0
+            if count < 2:
+                continue
+            r = slot_head[s]
+            for m in range(count):
+                members[m] = r
+                r = following[r]
+            first = min(count, max_bucket)
+            needed = held + first * count
+            if needed > len(codes):
+                grown = np.empty(max(2 * len(codes), needed), dtype=np.uint64)
+                grown[:held] = codes[:held]
+                codes = grown
+            for x in range(first):
+                for y in range(x + 1, count):
+                    codes[held] = np.uint64(members[x] * n + members[y])
+                    held += 1
+    return codes[:held]
 
 
 def _keys(row: np.ndarray) -> list[int]:

@@ -15,6 +15,7 @@ points, the same in every process.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,12 +28,14 @@ import regex
 from dedupe.charset import DIGIT, LETTER, LOWER, MARK, SPACE, UNSPACED, UPPER, WORD, tables
 from dedupe.compiled import jit, worth
 
-# Feed and wire boilerplate: whole lines, and phrases at the edges of a story.
-_BOILERPLATE_LINE = regex.compile(
+# Feed and wire boilerplate: whole lines, and phrases at the edges of a story. (The standard
+# library's engine, a third faster than ``regex`` on these; text is NFKC already, where the two
+# fold case alike.)
+_BOILERPLATE_LINE = re.compile(
     r"read more|source link|share this(?: article| story)?|click here\b.*|"
     r"(?:follow|like) us on\b.*|advertisement|reuters?|continue reading\b.*|"
     r"(?:related|more)(?: stories| articles| news)?:?",
-    regex.IGNORECASE,
+    re.IGNORECASE,
 )
 # A lead-in "Read more", or a dateline: "LONDON (Reuters) -", "WASHINGTON, Feb 26 (AP) --".
 _LEAD_IN = regex.compile(
@@ -41,6 +44,7 @@ _LEAD_IN = regex.compile(
 )
 _READ_MORE_TAIL = regex.compile(r"\s*read more:?\s*$", regex.IGNORECASE)
 _TRUNCATION = regex.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.{3,})\s*$")
+_TRUNCATION_ENDS = ("]", "…", "...")
 # Only lines this short can be boilerplate.
 _BOILERPLATE_CHARS = 60
 
@@ -70,7 +74,11 @@ _SEPARATORS = (ord(","), ord("'"), ord("’"), ord(" "), 0xA0, 0x202F, 0x2009)
 
 
 def clean(text: str) -> tuple[str, bool]:
-    """The text without boilerplate or a trailing truncation mark, and whether it had one."""
+    """The text without boilerplate or a trailing truncation mark, and whether it had one.
+
+    Each pattern runs only where a plain test says it can match (a short line, an opening
+    bracket near the start, a mark or "more" at the end): cleaning is paid per story, twice.
+    """
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     lines = text.splitlines()
@@ -79,13 +87,16 @@ def clean(text: str) -> tuple[str, bool]:
             line for line in lines if not (len(line) < _BOILERPLATE_CHARS and _is_boilerplate(line))
         )
     text = text.strip()
-    lead_in = _LEAD_IN.match(text[:80])
-    if lead_in:
-        text = text[lead_in.end() :]
+    head = text[:80]
+    if "(" in head or head[:12].lower().startswith("read more"):
+        lead_in = _LEAD_IN.match(head)
+        if lead_in:
+            text = text[lead_in.end() :]
     # Edge patterns run on the last characters only: a search over the whole text costs its length.
     head, tail = text[:-40], text[-40:]
-    tail = _READ_MORE_TAIL.sub("", tail)
-    truncated = bool(_TRUNCATION.search(tail))
+    if tail.rstrip().lower().endswith(("read more", "read more:")):
+        tail = _READ_MORE_TAIL.sub("", tail)
+    truncated = tail.rstrip().endswith(_TRUNCATION_ENDS) and bool(_TRUNCATION.search(tail))
     if truncated:
         tail = _TRUNCATION.sub("", tail)
     return head + tail, truncated
@@ -121,20 +132,24 @@ class Tokenized:
         """The 31-bit hashes of the names in the texts ``wanted`` (a mask), and the offsets
         that cut them per text."""
         flags, fold, multi = tables()
-        return _names(self.chars, self.segments, flags, fold, multi, wanted)
+        found = np.empty(len(self.chars) // 2 + 1, dtype=np.uint32)
+        offsets = np.zeros(len(wanted) + 1, dtype=np.int64)
+        n = _names(self.chars, self.segments, flags, fold, multi, wanted, found, offsets)
+        return found[:n], offsets
 
-    def display(self, text: int, first: int, stop: int) -> list[str]:
-        """Tokens ``first`` to ``stop`` of a text as written (after NFKC and number joining)."""
+    def folded(self, tokens: np.ndarray) -> str:
+        """These tokens case-folded, one per line."""
+        _, fold, multi = tables()
+        out = np.empty(int(3 * (self.ends[tokens] - self.starts[tokens] + 1).sum()), np.uint32)
+        n = _folded(self.chars, self.starts, self.ends, tokens, fold, multi, out)
+        return out[: max(n - 1, 0)].tobytes().decode("utf-32-le", "surrogatepass")
+
+    def display(self, text: int, first: int, stop: int) -> str:
+        """Tokens ``first`` to ``stop`` of a text as written (after NFKC and number joining),
+        joined by single spaces."""
         base = self.offsets[text]
-        chars = self.chars
-        return [
-            chars[s:e].tobytes().decode("utf-32-le", "surrogatepass")
-            for s, e in zip(
-                self.starts[base + first : base + stop].tolist(),
-                self.ends[base + first : base + stop].tolist(),
-                strict=True,
-            )
-        ]
+        joined = _joined(self.chars, self.starts, self.ends, base + first, base + stop)
+        return joined.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def tokenize_batch(
@@ -149,11 +164,28 @@ def tokenize_batch(
     joined = "".join(texts).encode("utf-32-le", "surrogatepass")
     worth(len(joined) // 4)
     flags, fold, multi = tables()
-    chars, segments = _join_numbers(np.frombuffer(joined, dtype=np.uint32), bounds, flags)
+    cps = np.frombuffer(joined, dtype=np.uint32)
+    # Outputs are allocated here, not in the compiled loops: numpy's large arrays use huge
+    # pages, and first touching the small pages numba's allocator gets cost more than the loops.
+    chars = np.empty(len(cps), dtype=np.uint32)
+    segments = np.empty(count + 1, dtype=np.int64)
+    chars = chars[: _join_numbers(cps, bounds, flags, chars, segments)]
     want_text = np.zeros(count, np.bool_) if normalized is None else normalized
-    codes, kinds, starts, ends, offsets, keys, text, text_offsets = _tokenize(
-        chars, segments, flags, fold, multi, *_stop_hashes(), max_tokens, want_text
-    )
+    capacity = len(chars)
+    codes = np.empty(capacity, dtype=np.uint32)
+    kinds = np.empty(capacity, dtype=np.uint8)
+    starts = np.empty(capacity, dtype=np.int32)
+    ends = np.empty(capacity, dtype=np.int32)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    keys = np.empty((count, 2), dtype=np.uint64)
+    room = 7 * np.diff(segments)[want_text].sum() + 1
+    text = np.empty(room, dtype=np.uint32)
+    text_offsets = np.zeros(count + 1, dtype=np.int64)
+    n = _tokenize(
+        chars, segments, flags, fold, multi, *_stop_hashes(), max_tokens, want_text,
+        codes, kinds, starts, ends, offsets, keys, text, text_offsets,
+    )  # fmt: skip
+    codes, kinds, starts, ends = codes[:n], kinds[:n], starts[:n], ends[:n]
     normalized_texts = [""] * count
     for t in np.flatnonzero(want_text).tolist():
         normalized_texts[t] = (
@@ -178,7 +210,8 @@ def tokenize(text: str, max_tokens: int | None = None) -> Tokens:
     hot path."""
     cleaned, truncated = clean(text)
     batch = tokenize_batch([cleaned], max_tokens or len(cleaned) + 1, np.ones(1, np.bool_))
-    display = tuple(batch.display(0, 0, int(batch.offsets[1])))
+    size = int(batch.offsets[1])
+    display = tuple(batch.display(0, 0, size).split(" ")) if size else ()
     words = tuple(batch.normalized[0].split(" ")) if display else ()
     joined = batch.chars.tobytes().decode("utf-32-le", "surrogatepass")
     return Tokens(words, display, truncated, joined)
@@ -263,14 +296,13 @@ def _is_separator(point):
 
 
 @jit
-def _join_numbers(cps, bounds, flags):
+def _join_numbers(cps, bounds, flags, out, segments):
     """The texts with one form per number: thousands separators dropped where a group of one to
     three digits is followed by groups of three behind one separator (``10,000``, ``10 000``,
     ``10'000``), then a decimal comma made a point (``7,5``). These are the rules of the patterns
     ``(?<![\\d.,])\\d{1,3}(?:([,' ])\\d{3})(?:\\1\\d{3})*(?![\\d]|[.,]\\d)`` and
-    ``(?<=\\d),(?=\\d{1,2}(?!\\d))``, applied in that order."""
-    out = np.empty(len(cps), dtype=np.uint32)
-    segments = np.empty(len(bounds), dtype=np.int64)
+    ``(?<=\\d),(?=\\d{1,2}(?!\\d))``, applied in that order. Written to ``out``, cut by
+    ``segments``; how much of ``out`` was written."""
     w = 0
     for s in range(len(bounds) - 1):
         first, end = bounds[s], bounds[s + 1]
@@ -331,7 +363,7 @@ def _join_numbers(cps, bounds, flags):
                 if digits == 1 or digits == 2:
                     out[q] = 46
     segments[len(bounds) - 1] = w
-    return out[:w], segments
+    return w
 
 
 @jit
@@ -348,21 +380,12 @@ def _holds(values, value):
 
 
 @jit
-def _tokenize(chars, segments, flags, fold, multi, stop_words, stop_filter, max_tokens, want_text):
+def _tokenize(
+    chars, segments, flags, fold, multi, stop_words, stop_filter, max_tokens, want_text, codes,
+    kinds, starts, ends, offsets, keys, text, text_offsets,
+):  # fmt: skip
+    """The tokens of every text, written to the arrays given; how many."""
     count = len(segments) - 1
-    capacity = len(chars)
-    codes = np.empty(capacity, dtype=np.uint32)
-    kinds = np.empty(capacity, dtype=np.uint8)
-    starts = np.empty(capacity, dtype=np.int32)
-    ends = np.empty(capacity, dtype=np.int32)
-    offsets = np.zeros(count + 1, dtype=np.int64)
-    keys = np.empty((count, 2), dtype=np.uint64)
-    text_room = 0
-    for s in range(count):
-        if want_text[s]:
-            text_room += 7 * (segments[s + 1] - segments[s]) + 1
-    text = np.empty(text_room, dtype=np.uint32)
-    text_offsets = np.zeros(count + 1, dtype=np.int64)
     n = 0
     written = 0
     for s in range(count):
@@ -375,25 +398,40 @@ def _tokenize(chars, segments, flags, fold, multi, stop_words, stop_filter, max_
             if not flags[chars[i]] & WORD:
                 i += 1
                 continue
+            # One pass finds the token's end, folds and hashes it: the common case, a token in
+            # no unspaced script, is then done.
             seen = flags[chars[i]]
-            j = i + 1
-            if seen & DIGIT:
-                while True:
-                    while j < end and flags[chars[j]] & DIGIT:
-                        j += 1
-                    if (
-                        j + 1 < end
-                        and (chars[j] == 46 or chars[j] == 44)
-                        and flags[chars[j + 1]] & DIGIT
-                    ):
-                        seen |= flags[chars[j + 1]]
-                        j += 2
-                        continue
+            h = _FNV_OFFSET
+            length = 0
+            j = i
+            number = seen & DIGIT
+            while j < end:
+                here = flags[chars[j]]
+                if number:
+                    if not here & DIGIT:
+                        if not (
+                            j + 1 < end
+                            and (chars[j] == 46 or chars[j] == 44)
+                            and flags[chars[j + 1]] & DIGIT
+                            and length
+                        ):
+                            break
+                elif not here & WORD:
                     break
-            else:
-                while j < end and flags[chars[j]] & WORD:
-                    seen |= flags[chars[j]]
-                    j += 1
+                seen |= here
+                point = fold[chars[j]]
+                if point >= 0:
+                    h = (h ^ np.uint64(point)) * _FNV_PRIME
+                    length += 1
+                else:
+                    row = multi[-point - 1]
+                    for m in range(3):
+                        if row[m] == 0:
+                            break
+                        h = (h ^ np.uint64(row[m])) * _FNV_PRIME
+                        length += 1
+                j += 1
+            h = _mix(h ^ np.uint64(length))
             # A run of an unspaced script inside the token gives its character bigrams (a lone
             # character itself); the rest of the token stays whole.
             k = i
@@ -416,7 +454,8 @@ def _tokenize(chars, segments, flags, fold, multi, stop_words, stop_filter, max_
                     if tokens == max_tokens:
                         break
                     p = k + piece
-                    h, length = _fold_hash(chars, p, p + width, fold, multi)
+                    if seen & UNSPACED:
+                        h, length = _fold_hash(chars, p, p + width, fold, multi)
                     code = h & np.uint64(HASH_BITS)
                     # Most words are no stop word: a bit per 16 bits of hash says so at once.
                     if length > 1 and not (
@@ -438,7 +477,7 @@ def _tokenize(chars, segments, flags, fold, multi, stop_words, stop_filter, max_
                     n += 1
                     tokens += 1
                     key1 = (key1 ^ h) * _FNV_PRIME
-                    key2 = _mix(key2 + h) * _KEY_PRIME
+                    key2 = (key2 + h) * _KEY_PRIME
                     if want_text[s]:
                         if written > text_offsets[s]:
                             text[written] = 32
@@ -461,20 +500,55 @@ def _tokenize(chars, segments, flags, fold, multi, stop_words, stop_filter, max_
         keys[s, 0] = _mix(key1 ^ np.uint64(tokens))
         keys[s, 1] = key2
         text_offsets[s + 1] = written
-    return (
-        codes[:n].copy(), kinds[:n].copy(), starts[:n].copy(), ends[:n].copy(), offsets, keys,
-        text[:written].copy(), text_offsets,
-    )  # fmt: skip
+    return n
 
 
 @jit
-def _names(chars, segments, flags, fold, multi, wanted):
+def _joined(chars, starts, ends, first, stop):
+    """The code points of tokens ``first:stop``, a space between each two."""
+    size = 0
+    for t in range(first, stop):
+        size += ends[t] - starts[t] + 1
+    out = np.empty(max(size - 1, 0), dtype=np.uint32)
+    n = 0
+    for t in range(first, stop):
+        if n:
+            out[n] = 32
+            n += 1
+        for c in range(starts[t], ends[t]):
+            out[n] = chars[c]
+            n += 1
+    return out
+
+
+@jit
+def _folded(chars, starts, ends, tokens, fold, multi, out):
+    """The case-folded code points of these tokens, each ended by a newline; how many."""
+    n = 0
+    for token in tokens:
+        for c in range(starts[token], ends[token]):
+            point = fold[chars[c]]
+            if point >= 0:
+                out[n] = point
+                n += 1
+            else:
+                row = multi[-point - 1]
+                for m in range(3):
+                    if row[m] == 0:
+                        break
+                    out[n] = row[m]
+                    n += 1
+        out[n] = 10
+        n += 1
+    return n
+
+
+@jit
+def _names(chars, segments, flags, fold, multi, wanted, found, offsets):
     """Names in running text: a capitalised word after a lower-case word, a digit or a comma
     (the pattern ``(?<=[\\p{Ll}\\p{Nd},;:]\\s+)\\p{Lu}[\\p{L}\\p{M}'-]*\\p{L}``), so that
     sentence-initial words ("Nevertheless") are not taken for names; their 31-bit hashes."""
     count = len(segments) - 1
-    found = np.empty(len(chars) // 2 + 1, dtype=np.uint32)
-    offsets = np.zeros(count + 1, dtype=np.int64)
     n = 0
     for s in range(count):
         if wanted[s]:
@@ -508,4 +582,4 @@ def _names(chars, segments, flags, fold, multi, wanted):
                             continue
                 i += 1
         offsets[s + 1] = n
-    return found[:n].copy(), offsets
+    return n

@@ -16,8 +16,9 @@ from collections.abc import Callable, Container, Mapping, Sequence
 import numpy as np
 
 from dedupe.fingerprint import Prints, fingerprint
-from dedupe.group import Grouped, exact_copies, fitness, group, is_duplicate, relation_of
+from dedupe.group import Grouped, duplicates, exact_copies, fitness, group, relation_of
 from dedupe.index import band_keys, candidate_pairs
+from dedupe.rows import distinct
 from dedupe.settings import Settings
 from dedupe.story import Evidence, Group, Member, Pair, Story
 from dedupe.verify import EXACT, RELATIONS, TEASER, Verified, days_between, explain, verify
@@ -86,7 +87,7 @@ def explained(grouped: Grouped, verified: Verified) -> np.ndarray:
     """The verified pairs whose shared passages the report shows: the pair that explains each
     member, but for exact copies, which have nothing to show."""
     pairs = grouped.pair[grouped.pair >= 0]
-    return np.unique(pairs[verified.relation[pairs] != EXACT])
+    return distinct(pairs[verified.relation[pairs] != EXACT])
 
 
 def passages(
@@ -98,9 +99,8 @@ def passages(
     """The shared passages of the verified pairs ``wanted``, by pair. ``stories`` reads the
     stories of rows: their texts are needed only here, for the pairs reported."""
     a, b = verified.a[wanted], verified.b[wanted]
-    needed = np.unique(np.concatenate([a, b]))
-    texts = dict(zip(needed.tolist(), stories(needed), strict=True))
-    shared = explain([texts[r] for r in a.tolist()], [texts[r] for r in b.tolist()], settings)
+    needed, ends = np.unique(np.concatenate([a, b]), return_inverse=True)
+    shared = explain(stories(needed), ends.reshape(2, -1).T, settings)
     return dict(zip(wanted.tolist(), shared, strict=True))
 
 
@@ -114,7 +114,7 @@ def report_groups(
     """The report's groups, and for each member but the canonical the pair that explains it,
     with the ``shared`` passages of the pairs that have them."""
     pair = grouped.pair
-    codes = relation_of(verified, pair)
+    duplicate = duplicates(grouped, relation_of(verified, pair)).tolist()
     groups: list[Group] = []
     pairs: list[Pair] = []
     for number in range(len(grouped)):
@@ -137,7 +137,7 @@ def report_groups(
             evidence = verified.evidence(q, shared.get(q, ()))
             a, b = int(verified.a[q]), int(verified.b[q])
             pairs.append(Pair(ids[a], ids[b], relation, score, evidence))
-        kind = "duplicate" if is_duplicate(codes[first + 1 : stop]) else "syndicated"
+        kind = "duplicate" if duplicate[number] else "syndicated"
         groups.append(Group(f"g{number + 1}", kind, canonical, tuple(listed)))
     return tuple(groups), tuple(pairs)
 

@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 
 from dedupe.compiled import in_threads, jit, worth
 from dedupe.fingerprint import NO_DATE, Prints
-from dedupe.normalize import CONTENT_BIT, HASH_BITS, clean, tokenize_batch
+from dedupe.normalize import HASH_BITS, clean, tokenize_batch
 from dedupe.settings import Settings
 from dedupe.story import Evidence, Relation, Story
 
@@ -150,8 +150,8 @@ def measure(
     def work(start: int, stop: int) -> None:
         _measure(
             a, b, start, stop, always, prints.shingles.values, prints.shingles.offsets,
-            prints.content.values, prints.content.offsets, prints.tokens.values,
-            prints.tokens.offsets, prints.numbers.values, prints.numbers.offsets,
+            prints.content.values, prints.content.offsets, prints.first_seen.values,
+            prints.size, prints.numbers.values, prints.numbers.offsets,
             prints.names.values, prints.names.offsets, text_floor,
             settings.teaser_lead_containment, settings.lead_tokens,
             shared, lead_hits, facts, plausible,
@@ -244,28 +244,23 @@ def decide(
 
 
 def explain(
-    firsts: Sequence[Story], seconds: Sequence[Story], settings: Settings
+    stories: Sequence[Story], pairs: np.ndarray, settings: Settings
 ) -> list[tuple[str, ...]]:
-    """The longest passages each pair of stories (``firsts[k]``, ``seconds[k]``) shares, as
-    written in the first: runs of at least ``shared_min_tokens`` words in which every stretch of
-    that many words also stands in the other text, longest first, ``shared_passages`` of them."""
-    texts = [clean(story.body or story.title)[0] for story in (*firsts, *seconds)]
+    """The longest passages each pair (i, j) of ``stories`` shares, as written in story i: runs
+    of at least ``shared_min_tokens`` words in which every stretch of that many words also stands
+    in story j, longest first, ``shared_passages`` of them. Each story is read once, however many
+    pairs it is in."""
+    texts = [clean(story.body or story.title)[0] for story in stories]
     tokens = tokenize_batch(texts, _PASSAGE_WINDOW)
-    size, count = settings.shared_min_tokens, len(firsts)
-    found: list[tuple[str, ...]] = []
-    for first in range(count):
-        second = count + first
-        runs = _shared_runs(
-            tokens.codes, tokens.offsets[first], tokens.offsets[first + 1],
-            tokens.codes, tokens.offsets[second], tokens.offsets[second + 1], size,
-        )  # fmt: skip
-        found.append(
-            tuple(
-                " ".join(tokens.display(first, start, start + length))
-                for start, length in runs[: settings.shared_passages].tolist()
-            )
-        )
-    return found
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    owner, start, length = _shared_runs(
+        tokens.codes, tokens.offsets, pairs[:, 0], pairs[:, 1],
+        settings.shared_min_tokens, settings.shared_passages,
+    )  # fmt: skip
+    found: list[list[str]] = [[] for _ in range(len(pairs))]
+    for k, first, size in zip(owner.tolist(), start.tolist(), length.tolist(), strict=True):
+        found[k].append(tokens.display(int(pairs[k, 0]), first, first + size))
+    return [tuple(passages) for passages in found]
 
 
 # --- compiled loops --------------------------------------------------------------------------
@@ -297,10 +292,28 @@ def _agreement(values, offsets, a, b):
 
 
 @jit
+def _lead_overlap(content, first_seen, a0, a1, b0, b1, window):
+    """How many of the content words ``b0:b1`` stand among those of ``a0:a1`` first seen
+    before ``window``: the short story's words in the lead of the fuller one."""
+    shared = 0
+    while a0 < a1 and b0 < b1:
+        if content[a0] < content[b0]:
+            a0 += 1
+        elif content[a0] > content[b0]:
+            b0 += 1
+        else:
+            if first_seen[a0] < window:
+                shared += 1
+            a0 += 1
+            b0 += 1
+    return shared
+
+
+@jit
 def _measure(
-    a, b, start, stop, always, shingles, shingle_offsets, content, content_offsets, tokens,
-    token_offsets, numbers, number_offsets, names, name_offsets, text_floor, lead_floor,
-    lead_tokens, shared, lead_hits, facts, plausible,
+    a, b, start, stop, always, shingles, shingle_offsets, content, content_offsets, first_seen,
+    sizes, numbers, number_offsets, names, name_offsets, text_floor, lead_floor, lead_tokens,
+    shared, lead_hits, facts, plausible,
 ):  # fmt: skip
     """The set overlaps of pairs ``start:stop``. A pair is plausible, and measured further, only
     if ``decide`` could accept it: every acceptance but ``exact`` and the headline-only title rule
@@ -308,8 +321,6 @@ def _measure(
     containment), or the shorter story's content words in the other's lead, which are a subset of
     its content words. The margin keeps a share exactly at a threshold that rounding could drop.
     """
-    content_bit = np.uint32(CONTENT_BIT)
-    mask = np.uint32(HASH_BITS)
     for p in range(start, stop):
         x, y = a[p], b[p]
         s0, s1 = shingle_offsets[x], shingle_offsets[x + 1]
@@ -318,7 +329,6 @@ def _measure(
         c0, c1 = content_offsets[x], content_offsets[x + 1]
         d0, d1 = content_offsets[y], content_offsets[y + 1]
         ok = always[p] or shared[p] >= text_floor * min(s1 - s0, t1 - t0) - 1e-9
-        both = -1
         if not ok:
             both = _overlap(content, c0, c1, content, d0, d1)
             ok = both >= lead_floor * min(c1 - c0, d1 - d0) - 1e-9
@@ -327,63 +337,57 @@ def _measure(
             continue
         # The lead of the fuller story grows with the shorter one (twice its length): a longer
         # excerpt reaches further into its article.
-        size_x = token_offsets[x + 1] - token_offsets[x]
-        window = max(lead_tokens, 2 * (token_offsets[y + 1] - token_offsets[y]))
-        if d1 == d0:
-            lead_hits[p] = 0
-        elif window >= size_x:
-            lead_hits[p] = both if both >= 0 else _overlap(content, c0, c1, content, d0, d1)
-        else:
-            head = np.empty(window, dtype=np.uint32)
-            n = 0
-            for t in range(token_offsets[x], token_offsets[x] + window):
-                if tokens[t] & content_bit:
-                    head[n] = tokens[t] & mask
-                    n += 1
-            lead = np.unique(head[:n])
-            lead_hits[p] = _overlap(lead, 0, len(lead), content, d0, d1)
+        window = max(lead_tokens, 2 * sizes[y])
+        lead_hits[p] = _lead_overlap(content, first_seen, c0, c1, d0, d1, window)
         facts[p, 0] = _agreement(numbers, number_offsets, x, y)
         facts[p, 1] = _agreement(names, name_offsets, x, y)
 
 
 @jit
-def _shared_runs(left, l0, l1, right, r0, r1, size):
-    """(start, length) of the runs of words of ``left[l0:l1]`` whose every ``size``-word stretch
-    stands in ``right[r0:r1]``, longest first, then by position."""
-    n, m = l1 - l0, r1 - r0
-    if n < size or m < size:
-        return np.empty((0, 2), dtype=np.int64)
-    mask = np.uint64(HASH_BITS)
-    grams = np.empty(m - size + 1, dtype=np.uint64)
-    for i in range(m - size + 1):
-        h = np.uint64(0)
-        for k in range(size):
-            h = h * np.uint64(0x100000001B3) + (np.uint64(right[r0 + i + k]) & mask)
-        grams[i] = h
-    grams.sort()
-    runs = np.empty((n, 2), dtype=np.int64)
-    count = 0
-    start = -1
-    end = -1
-    for i in range(n - size + 1):
-        h = np.uint64(0)
-        for k in range(size):
-            h = h * np.uint64(0x100000001B3) + (np.uint64(left[l0 + i + k]) & mask)
-        place = np.searchsorted(grams, h)
-        if place < len(grams) and grams[place] == h:
-            if start >= 0 and i <= end - size + 1:
-                end = i + size
-            else:
-                if start >= 0:
-                    runs[count, 0] = start
-                    runs[count, 1] = end - start
+def _gram(codes, start, size):
+    h = np.uint64(0)
+    for k in range(size):
+        h = h * np.uint64(0x100000001B3) + (np.uint64(codes[start + k]) & np.uint64(HASH_BITS))
+    return h
+
+
+@jit
+def _shared_runs(codes, offsets, left, right, size, limit):
+    """For each pair (``left[k]``, ``right[k]``) of texts, at most ``limit`` runs of words of the
+    left text whose every ``size``-word stretch stands in the right one, longest first, then by
+    position: the pair's index, each run's first word and its length in words."""
+    owner = np.empty(len(left) * limit, dtype=np.int64)
+    starts = np.empty(len(left) * limit, dtype=np.int64)
+    lengths = np.empty(len(left) * limit, dtype=np.int64)
+    found = 0
+    for k in range(len(left)):
+        l0, l1 = offsets[left[k]], offsets[left[k] + 1]
+        r0, r1 = offsets[right[k]], offsets[right[k] + 1]
+        n, m = l1 - l0, r1 - r0
+        if n < size or m < size:
+            continue
+        grams = np.empty(m - size + 1, dtype=np.uint64)
+        for i in range(m - size + 1):
+            grams[i] = _gram(codes, r0 + i, size)
+        grams.sort()
+        runs = np.empty((n - size + 1, 2), dtype=np.int64)
+        count = 0
+        last = -2
+        for i in range(n - size + 1):
+            h = _gram(codes, l0 + i, size)
+            place = np.searchsorted(grams, h)
+            if place < len(grams) and grams[place] == h:
+                if i == last + 1:
+                    runs[count - 1, 1] += 1
+                else:
+                    runs[count, 0] = i
+                    runs[count, 1] = size
                     count += 1
-                start = i
-                end = i + size
-    if start >= 0:
-        runs[count, 0] = start
-        runs[count, 1] = end - start
-        count += 1
-    runs = runs[:count]
-    ranked = np.argsort(-runs[:, 1] * (n + 1) + runs[:, 0])
-    return runs[ranked]
+                last = i
+        ranked = np.argsort(-runs[:count, 1] * (n + 1) + runs[:count, 0])
+        for r in ranked[:limit]:
+            owner[found] = k
+            starts[found] = runs[r, 0]
+            lengths[found] = runs[r, 1]
+            found += 1
+    return owner[:found].copy(), starts[:found].copy(), lengths[:found].copy()

@@ -76,7 +76,8 @@ def test_rows_of_fingerprints_can_be_taken_and_joined():
     joined = Prints.concat([prints.take([2]), prints.take([0, 1])])
     assert joined.title_text == (prints.title_text[2], prints.title_text[0], prints.title_text[1])
     assert np.array_equal(joined.shingles[1], prints.shingles[0])
-    assert np.array_equal(joined.tokens[2], prints.tokens[1])
+    assert np.array_equal(joined.first_seen[2], prints.first_seen[1])
+    assert joined.size.tolist() == [prints.size[2], prints.size[0], prints.size[1]]
 
 
 def _dump(kernels: str) -> dict:
@@ -87,7 +88,7 @@ def _dump(kernels: str) -> dict:
         "from dedupe.settings import Settings; from tests.conftest import articles;"
         "from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL;"
         "p, k = fingerprint_batch([HARBOUR, HARBOUR_TEASER, RAIL, *articles(30, seed=9)], Settings());"
-        "print(json.dumps({'keys': k.tolist(), 'tokens': p.tokens.values.tolist(),"
+        "print(json.dumps({'keys': k.tolist(), 'content': p.content.values.tolist(), 'first': p.first_seen.values.tolist(),"
         "'shingles': p.shingles.values.tolist(), 'names': p.names.values.tolist(),"
         "'numbers': p.numbers.values.tolist(), 'text_key': p.text_key.tolist(),"
         "'titles': p.title_text, 'topics': p.topic_words.values.tolist()}))"

@@ -17,7 +17,7 @@ def relation(x: Story, y: Story):
     if not len(found):
         return None, None
     a, b = (x, y) if found.a[0] == 0 else (y, x)
-    (shared,) = explain([a], [b], SETTINGS)
+    (shared,) = explain([a, b], np.array([[0, 1]]), SETTINGS)
     code = RELATIONS[found.relation[0] - 1]
     return code, Pair(a.id, b.id, code, float(found.score[0]), found.evidence(0, shared))
 

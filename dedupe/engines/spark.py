@@ -62,7 +62,7 @@ from dedupe.verify import Verified, explain, verify
 log = logging.getLogger("dedupe")
 
 # A fingerprint's sets, each stored as one binary value of uint32s per story.
-_SETS = ("tokens", "shingles", "content", "numbers", "names", "topic_words")
+_SETS = ("shingles", "content", "first_seen", "numbers", "names", "topic_words")
 # One row per story read: its own id, the hash of its record (to tell two stories under one id
 # apart), whether its id came from its content, the fingerprint, its band keys (0: none), the
 # texts that explaining a pair needs, and the text of topic words first seen in the batch.
@@ -74,6 +74,7 @@ _PRINTS = StructType(
         StructField("title", StringType(), False),
         StructField("body", StringType(), False),
         StructField("published", LongType(), False),
+        StructField("size", LongType(), False),
         StructField("keys", ArrayType(LongType(), False), False),
         StructField("text_key", BinaryType(), False),
         *(StructField(name, BinaryType(), False) for name in _SETS),
@@ -97,7 +98,7 @@ _MEASURES = (
     "score", "title_similarity", "containment", "jaccard", "days_apart", "number_agreement",
     "name_agreement",
 )  # fmt: skip
-_FINGERPRINT = ["published", "text_key", *_SETS, "title_text", "truncated", "headline_only"]
+_FINGERPRINT = ["published", "size", "text_key", *_SETS, "title_text", "truncated", "headline_only"]
 _VERIFIED = StructType(
     [
         StructField("a", StringType(), False),
@@ -327,6 +328,7 @@ def _prints_batch(
         "title": pa.array([s.title for s in stories], pa.string()),
         "body": pa.array([s.body for s in stories], pa.string()),
         "published": pa.array(prints.published),
+        "size": pa.array(prints.size.astype(np.int64)),
         "keys": pa.ListArray.from_arrays(
             pa.array(np.arange(0, keys.size + 1, max(keys.shape[1], 1), dtype=np.int32)),
             pa.array(keys.ravel().view(np.int64)),
@@ -350,9 +352,10 @@ def _prints_of(batch: pa.RecordBatch, prefix: str) -> Prints:
     text_key = _rows(column("text_key")).values.view(np.uint64).reshape(count, 2)
     empty = Rows.empty(count)
     return Prints(
-        tokens=_rows(column("tokens")),
+        size=column("size").to_numpy().astype(np.int32),
         shingles=_rows(column("shingles")),
         content=_rows(column("content")),
+        first_seen=_rows(column("first_seen")),
         numbers=_rows(column("numbers")),
         names=_rows(column("names")),
         title_words=empty,
@@ -419,12 +422,10 @@ def _exact_classes(
     shared = (
         prints.withColumn("holders", F.count("*").over(holders))
         .where(F.col("holders") > 1)
-        .select("text_key", "id", "published", F.length("tokens").alias("size"), "truncated")
+        .select("text_key", "id", "published", "size", "truncated")
     )
     classes = (
-        shared.rdd.map(
-            lambda row: (row.text_key, (row.id, row.published, row.size // 4, row.truncated))
-        )
+        shared.rdd.map(lambda row: (row.text_key, (row.id, row.published, row.size, row.truncated)))
         .groupByKey(parts)
         .flatMap(lambda item: _same_text(sorted(item[1]), settings))
     )
@@ -582,9 +583,7 @@ def _groups(
     A component is a set of representatives joined by accepted pairs, or one representative with
     exact copies and no accepted pair, labelled by itself.
     """
-    facts = prints.select(
-        "id", "published", (F.length("tokens") / 4).cast("long").alias("size"), "truncated"
-    )
+    facts = prints.select("id", "published", "size", "truncated")
     copy_facts = (
         copies.select("id", F.explode("copies").alias("copy"))
         .join(
@@ -667,15 +666,14 @@ def _explain_batches(
 ) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         records = batch.to_pydict()
-        firsts = [
-            Story(title=t, body=b)
-            for t, b in zip(records["a_title"], records["a_body"], strict=True)
+        count = batch.num_rows
+        stories = [
+            Story(title=title, body=body)
+            for end in "ab"
+            for title, body in zip(records[f"{end}_title"], records[f"{end}_body"], strict=True)
         ]
-        seconds = [
-            Story(title=t, body=b)
-            for t, b in zip(records["b_title"], records["b_body"], strict=True)
-        ]
-        shared = explain(firsts, seconds, settings)
+        pairs = np.stack([np.arange(count), np.arange(count, 2 * count)], axis=1)
+        shared = explain(stories, pairs, settings)
         yield pa.RecordBatch.from_pydict(
             {
                 "n": pa.array(records["n"], pa.int64()),
