@@ -9,13 +9,14 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 import pickle
 import signal
 import tempfile
 import threading
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -37,6 +38,7 @@ from dedupe.pipeline import (
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
 from dedupe.story import Report, Story, Topic, Verdict
+from dedupe.verify import Verified, explain
 
 log = logging.getLogger("dedupe")
 
@@ -73,65 +75,88 @@ class _Clock:
 
 
 class _Spill:
-    """The scanned stories, in a temporary file, a pickled batch at a time: workers read their
-    batches from it, and only the stories whose matches are explained are read back at the end,
-    so a scan's memory does not grow with the texts. Not compressed: compressing took a third of
-    the loop that reads the input, and the file is on disk."""
+    """The scanned stories, in a temporary file, each pickled on its own and written a batch at
+    a time: workers read their batches from it, and at the end only the stories whose matches
+    are explained are read back, each on its own, so a scan's memory does not grow with the
+    texts. Not compressed: compressing took a third of the loop that reads the input, and the
+    file is on disk."""
 
     def __init__(self) -> None:
         self._file = tempfile.NamedTemporaryFile(prefix="dedupe-", suffix=".spill")
-        self._where: list[tuple[int, int]] = []
-        self._read: OrderedDict[int, list[Story]] = OrderedDict()
+        # Where each batch's stories start in the file, and where its last one ends; and the
+        # places of all, made when first asked for.
+        self._offsets: list[np.ndarray] = []
+        self._places: np.ndarray | None = None
 
     @property
     def path(self) -> str:
         return self._file.name
 
-    def add(self, stories: list[Story]) -> tuple[int, int]:
-        """Spill a batch of ``BATCH`` stories (fewer for the last); where it is in the file."""
-        data = pickle.dumps(stories, protocol=pickle.HIGHEST_PROTOCOL)
+    def add(self, stories: list[Story]) -> np.ndarray:
+        """Spill a batch of ``BATCH`` stories (fewer for the last); the places (start, stop) of
+        its stories in the file."""
+        parts = [pickle.dumps(story, protocol=pickle.HIGHEST_PROTOCOL) for story in stories]
         self._file.seek(0, 2)
-        where = (self._file.tell(), len(data))
-        self._file.write(data)
+        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(part) for part in parts], out=offsets[1:])
+        offsets += self._file.tell()
+        self._file.write(b"".join(parts))
         self._file.flush()
-        self._where.append(where)
-        return where
+        self._offsets.append(offsets)
+        return np.stack([offsets[:-1], offsets[1:]], axis=1)
 
-    def batch(self, number: int) -> list[Story]:
-        stories = self._read.get(number)
-        if stories is None:
-            offset, size = self._where[number]
-            self._file.seek(offset)
-            # Our own temporary file, written by this process: nothing foreign to unpickle.
-            stories = pickle.loads(self._file.read(size))
-            self._read[number] = stories
-            while len(self._read) > 2:
-                self._read.popitem(last=False)
-        return stories
-
-    def __getitem__(self, number: int) -> Story:
-        return self.batch(number // BATCH)[number % BATCH]
+    def places(self, numbers: np.ndarray) -> np.ndarray:
+        """The places (start, stop) of the stories of these numbers."""
+        if self._places is None or len(self._places) < sum(len(o) - 1 for o in self._offsets):
+            self._places = np.concatenate(
+                [np.empty((0, 2), np.int64)]
+                + [np.stack([o[:-1], o[1:]], axis=1) for o in self._offsets]
+            )
+        return self._places[numbers].reshape(-1, 2)
 
     def stories(self, numbers: np.ndarray) -> list[Story]:
-        """The stories of these numbers, in their order, each batch read once."""
-        found: dict[int, Story] = {}
-        for number in sorted(set(numbers.tolist())):
-            found[number] = self[number]
-        return [found[n] for n in numbers.tolist()]
+        """The stories of these numbers, in their order."""
+        return _spilled(self.path, self.places(numbers))
 
     def close(self) -> None:
         self._file.close()
 
 
+def _spilled(path: str, places: np.ndarray) -> list[Story]:
+    """The stories at these places of a spill: read in file order, one read for neighbours."""
+    stories: list[Story | None] = [None] * len(places)
+    order = np.argsort(places[:, 0], kind="stable")
+    with open(path, "rb") as spilled:
+        k = 0
+        while k < len(order):
+            # Stories that follow each other in the file (a batch) are read in one call.
+            end = k
+            while end + 1 < len(order) and places[order[end + 1], 0] == places[order[end], 1]:
+                end += 1
+            first = int(places[order[k], 0])
+            spilled.seek(first)
+            data = spilled.read(int(places[order[end], 1]) - first)
+            for n in order[k : end + 1].tolist():
+                start, stop = int(places[n, 0]) - first, int(places[n, 1]) - first
+                # Our own temporary file, written by this scan: nothing foreign to unpickle.
+                stories[n] = pickle.loads(data[start:stop])
+            k = end + 1
+    return stories  # type: ignore[return-value]
+
+
 def _fingerprint_spilled(
-    path: str, where: tuple[int, int], settings: Settings, topics: bool
+    path: str, places: np.ndarray, settings: Settings, topics: bool
 ) -> tuple[Prints, np.ndarray, list[tuple[int, str]]]:
     """A worker's batch, read from the spill: its fingerprints, band keys, and the topic words
     this worker has not sent before, so that each word's text crosses once."""
-    with open(path, "rb") as spilled:
-        spilled.seek(where[0])
-        stories = pickle.loads(spilled.read(where[1]))
-    return _fingerprint(stories, settings, _SENT if topics else None)
+    return _fingerprint(_spilled(path, places), settings, _SENT if topics else None)
+
+
+def _explain_spilled(
+    path: str, places: np.ndarray, pairs: np.ndarray, settings: Settings
+) -> list[tuple[str, ...]]:
+    """A worker's share of the shared passages: pairs of the stories at these places."""
+    return explain(_spilled(path, places), pairs, settings)
 
 
 # The topic words a worker process has sent.
@@ -145,6 +170,30 @@ def _fingerprint(
     known = len(words) if words is not None else 0
     prints, keys = fingerprint_batch(stories, settings, words)
     return prints, keys, list(itertools.islice(words.items(), known, None)) if words else []
+
+
+class _Workers:
+    """The worker processes of one scan, started only when it has more than one batch and
+    kept for its end (explaining), then ended."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool: multiprocessing.pool.Pool | None = None
+
+    def start(self) -> multiprocessing.pool.Pool:
+        if self.pool is None:
+            # Workers ignore Ctrl-C and leave it to this process, which ends the pool on the way
+            # out: a terminal sends SIGINT to every process of the job, and each worker printed a
+            # traceback.
+            ignore_interrupts = (signal.SIGINT, signal.SIG_IGN)
+            context = multiprocessing.get_context()
+            self.pool = context.Pool(self.jobs, signal.signal, ignore_interrupts)
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
 
 
 class Detector:
@@ -211,24 +260,26 @@ class Detector:
         ``Report.texts``, for a report that shows them (HTML); a scan otherwise holds no texts.
         """
         spill = _Spill()
+        workers = _Workers(self.jobs or os.cpu_count() or 1)
         try:
-            return self._scan(
-                stories, spill, self.settings.topics if topics is None else topics, progress, texts
-            )
+            topics = self.settings.topics if topics is None else topics
+            return self._scan(stories, spill, workers, topics, progress, texts)
         finally:
+            workers.close()
             spill.close()
 
     def _scan(
         self,
         stories: Iterable[Story],
         spill: _Spill,
+        workers: _Workers,
         topics: bool,
         progress: Callable[[int], None] | None,
         texts: bool,
     ) -> Report:
         settings = self.settings
         clock = _Clock()
-        read = self._fingerprint_all(stories, spill, topics, progress)
+        read = self._fingerprint_all(stories, spill, workers, topics, progress)
         prints, keys, ids, numbers = read.prints, read.keys, read.ids, read.numbers
         clock.lap("read and fingerprinted %d stories", len(ids))
         verified, grouped = find_groups(prints, keys, settings, clock.lap)
@@ -236,12 +287,7 @@ class Detector:
         # (gigabytes) can go before the texts are read back.
         topic_words, published = prints.topic_words, prints.published
         del prints, keys
-        shared = passages(
-            verified,
-            explained(grouped, verified),
-            lambda rows: spill.stories(numbers[rows]),
-            settings,
-        )
+        shared = self._passages(verified, explained(grouped, verified), numbers, spill, workers)
         groups, pairs = report_groups(grouped, verified, ids, published, shared)
         clock.lap("%d groups, %d pairs explained", len(groups), len(pairs))
 
@@ -276,6 +322,7 @@ class Detector:
         self,
         stories: Iterable[Story],
         spill: _Spill,
+        workers: _Workers,
         topics: bool,
         progress: Callable[[int], None] | None,
     ) -> _Read:
@@ -303,10 +350,11 @@ class Detector:
         def digest_of(number: int) -> bytes:
             if number not in digests:
                 held = number - len(ids) + len(batch)
-                digests[number] = story_digest(batch[held] if held >= 0 else spill[number])
+                held_story = batch[held] if held >= 0 else spill.stories(np.array([number]))[0]
+                digests[number] = story_digest(held_story)
             return digests[number]
 
-        def batches() -> Iterator[tuple[list[Story], tuple[int, int]]]:
+        def batches() -> Iterator[tuple[list[Story], np.ndarray]]:
             nonlocal folded, batch
             for story in stories:
                 seen = first_of.get(story.id)
@@ -335,7 +383,7 @@ class Detector:
 
         parts: list[tuple[Prints, np.ndarray]] = []
         words: dict[int, str] = {}
-        for prints, keys, new_words in self._map_batches(batches(), spill.path, topics):
+        for prints, keys, new_words in self._map_batches(batches(), spill.path, workers, topics):
             parts.append((prints, keys))
             words.update(new_words)
             if progress is not None:
@@ -374,34 +422,67 @@ class Detector:
         )
 
     def _map_batches(
-        self, batches: Iterator[tuple[list[Story], tuple[int, int]]], path: str, topics: bool
+        self,
+        batches: Iterator[tuple[list[Story], np.ndarray]],
+        path: str,
+        workers: _Workers,
+        topics: bool,
     ) -> Iterator[tuple[Prints, np.ndarray, list[tuple[int, str]]]]:
         """Fingerprint batches, in parallel when ``jobs`` > 1, in order, with at most two batches
         per worker in flight so that reading never runs far ahead of fingerprinting. Workers read
         their batches from the spill at ``path``."""
-        jobs = self.jobs or os.cpu_count() or 1
         first = next(batches, None)
-        second = next(batches, None) if jobs > 1 else None
+        second = next(batches, None) if workers.jobs > 1 else None
         if second is None:
             # One batch (a draft, a small feed): starting workers would cost more than it saves.
             words: dict[int, str] | None = {} if topics else None
             for stories, _ in itertools.chain([first] if first else [], batches):
                 yield _fingerprint(stories, self.settings, words)
             return
-        # Workers ignore Ctrl-C and leave it to this process, which ends the pool on the way out:
-        # a terminal sends SIGINT to every process of the job, and each worker printed a traceback.
-        ignore_interrupts = (signal.SIGINT, signal.SIG_IGN)
-        context = multiprocessing.get_context()
-        with context.Pool(jobs, signal.signal, ignore_interrupts) as pool:
-            pending: deque = deque()
-            for _, where in itertools.chain([first, second], batches):
-                pending.append(
-                    pool.apply_async(_fingerprint_spilled, (path, where, self.settings, topics))
-                )
-                if len(pending) >= 2 * jobs:
-                    yield pending.popleft().get()
-            while pending:
+        pool = workers.start()
+        pending: deque = deque()
+        for _, places in itertools.chain([first, second], batches):
+            job = (path, places, self.settings, topics)
+            pending.append(pool.apply_async(_fingerprint_spilled, job))
+            if len(pending) >= 2 * workers.jobs:
                 yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def _passages(
+        self,
+        verified: Verified,
+        wanted: np.ndarray,
+        numbers: np.ndarray,
+        spill: _Spill,
+        workers: _Workers,
+    ) -> dict[int, tuple[str, ...]]:
+        """The shared passages of the pairs reported (``pipeline.passages``), shared out among
+        the workers when the scan has them: explaining reads back and tokenizes the texts."""
+        if workers.pool is None or len(wanted) < 2 * BATCH:
+            return passages(
+                verified, wanted, lambda rows: spill.stories(numbers[rows]), self.settings
+            )
+        jobs = []
+        for part in np.array_split(wanted, 4 * workers.jobs):
+            rows, ends = np.unique(
+                np.concatenate([verified.a[part], verified.b[part]]), return_inverse=True
+            )
+            places = spill.places(numbers[rows])
+            pairs = ends.reshape(2, -1).T
+            jobs.append(
+                (
+                    part,
+                    workers.pool.apply_async(
+                        _explain_spilled, (spill.path, places, pairs, self.settings)
+                    ),
+                )
+            )
+        return {
+            k: shared
+            for part, job in jobs
+            for k, shared in zip(part.tolist(), job.get(), strict=True)
+        }
 
     # --- one story at a time -----------------------------------------------------------------
 

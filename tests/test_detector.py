@@ -132,11 +132,16 @@ def test_copies_are_found_in_other_scripts():
         Story(id="ru-copy", title="Депортации", body=RUSSIAN.replace("во вторник", "в среду")),
         Story(id="zh", title="工业利润", body=CHINESE),
         Story(id="zh-copy", title="工业利润增长", body=CHINESE.replace("周二", "周三")),
-        Story(id="el", title="Λιμάνι", body="Το λιμάνι του Πειραιά θα διπλασιάσει τη χωρητικότητα των εμπορευματοκιβωτίων έως το 2028 σύμφωνα με το σχέδιο που εγκρίθηκε την Τρίτη από το περιφερειακό συμβούλιο."),
+        Story(
+            id="el",
+            title="Λιμάνι",
+            body="Το λιμάνι του Πειραιά θα διπλασιάσει τη χωρητικότητα των εμπορευματοκιβωτίων έως το 2028 σύμφωνα με το σχέδιο που εγκρίθηκε την Τρίτη από το περιφερειακό συμβούλιο.",
+        ),
     ]
     report = Detector().scan(stories, topics=False)
     assert sorted(sorted(m.id for m in g.members) for g in report.groups) == [
-        ["ru", "ru-copy"], ["zh", "zh-copy"],
+        ["ru", "ru-copy"],
+        ["zh", "zh-copy"],
     ]
 
 
