@@ -297,7 +297,11 @@ class Detector:
 
             rows = topic_rows(grouped, len(ids))
             found_topics = cluster_topics(
-                [ids[r] for r in rows.tolist()], topic_words.take(rows), read.words, settings
+                [ids[r] for r in rows.tolist()],
+                topic_words.take(rows),
+                read.words,
+                settings,
+                workers.pool.imap if workers.pool else map,
             )
             clock.lap("%d topics", len(found_topics))
         grouped_texts: dict[str, Story] = {}
