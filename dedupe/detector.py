@@ -35,6 +35,7 @@ from dedupe.pipeline import (
     topic_rows,
     version_names,
 )
+from dedupe.rows import scatter_order
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
 from dedupe.story import Report, Story, Topic, Verdict
@@ -413,8 +414,8 @@ class Detector:
         order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
         if not parts:
             parts.append(fingerprint_batch([], self.settings))
-        prints = Prints.concat([p for p, _ in parts]).take(order)
-        keys = np.concatenate([k for _, k in parts])[order]
+        prints = Prints.gather([p for p, _ in parts], order)
+        keys = scatter_order([k for _, k in parts], order)
         return _Read(
             prints=prints,
             keys=keys,
@@ -443,9 +444,13 @@ class Detector:
             for stories, _ in itertools.chain([first] if first else [], batches):
                 yield _fingerprint(stories, self.settings, words)
             return
+        # The first batch is fingerprinted here, so that the compiled loops are loaded once, in
+        # this process, and every worker started after it inherits them (each loading them
+        # itself cost half a second of a core).
+        yield _fingerprint(first[0], self.settings, {} if topics else None)
         pool = workers.start()
         pending: deque = deque()
-        for _, places in itertools.chain([first, second], batches):
+        for _, places in itertools.chain([second], batches):
             job = (path, places, self.settings, topics)
             pending.append(pool.apply_async(_fingerprint_spilled, job))
             if len(pending) >= 2 * workers.jobs:

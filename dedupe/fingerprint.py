@@ -30,7 +30,7 @@ from dedupe.normalize import (
     hash_words,
     tokenize_batch,
 )
-from dedupe.rows import Rows, unique_rows
+from dedupe.rows import Rows, gather, scatter_order, unique_rows
 from dedupe.settings import Settings
 from dedupe.story import Story
 
@@ -94,17 +94,26 @@ class Prints:
 
     @staticmethod
     def concat(parts: Sequence[Prints]) -> Prints:
+        """The stories of every part, one part after the other."""
         if len(parts) == 1:
             return parts[0]
+        return Prints.gather(parts, np.arange(sum(len(p) for p in parts)))
+
+    @staticmethod
+    def gather(parts: Sequence[Prints], order: np.ndarray) -> Prints:
+        """The stories of every part, one part after the other, then taken in ``order``: each
+        value is copied once, straight to its place."""
+        order = np.asarray(order, dtype=np.int64)
         joined = {}
         for f in fields(Prints):
             values = [getattr(p, f.name) for p in parts]
             if isinstance(values[0], Rows):
-                joined[f.name] = Rows.concat(values)
+                joined[f.name] = gather(values, order)
             elif isinstance(values[0], tuple):
-                joined[f.name] = tuple(t for value in values for t in value)
+                every = [t for value in values for t in value]
+                joined[f.name] = tuple(every[r] for r in order.tolist())
             else:
-                joined[f.name] = np.concatenate(values)
+                joined[f.name] = scatter_order(values, order)
         return Prints(**joined)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -28,7 +27,7 @@ from .jsonl import read_jsonl
 from .page import read_page
 from .records import MAX_BODY_CHARS
 from .sniff import looks_like_feed, sniff_format, suffix_of
-from .source import Line, OpenedInput, iter_lines, open_input
+from .source import DECOMPRESSION_ERRORS, Line, OpenedInput, iter_lines, open_input
 from .text import read_text
 from .warc import looks_like_warc, read_warc
 
@@ -161,7 +160,7 @@ def _read_input(
         yield error
     except OSError as error:
         yield InputError(name, None, f"cannot read: {error.strerror or error}")
-    except (EOFError, zlib.error) as error:
+    except DECOMPRESSION_ERRORS as error:
         # Raised by gzip for truncated or corrupt data.
         yield InputError(name, None, f"cannot read the compressed data: {error}")
 

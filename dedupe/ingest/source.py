@@ -7,13 +7,25 @@ and then given back, and lines are decoded one at a time so that a file of any s
 from __future__ import annotations
 
 import codecs
-import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple, cast
 
 from .errors import InputError
+
+try:
+    # ISA-L inflates gzip three times as fast as zlib: a third of reading a large .jsonl.gz.
+    from isal.igzip import GzipFile
+    from isal.isal_zlib import error as _IsalError
+
+    # What reading a truncated or corrupt gzip stream raises.
+    DECOMPRESSION_ERRORS: tuple[type[Exception], ...] = (EOFError, zlib.error, _IsalError)
+except ImportError:  # a platform isal has no wheel for
+    from gzip import GzipFile
+
+    DECOMPRESSION_ERRORS = (EOFError, zlib.error)
 
 # Enough to sniff the format and tell the encoding, small enough to hold for every input.
 HEAD_BYTES = 64 * 1024
@@ -95,7 +107,7 @@ def open_input(raw: BinaryIO) -> OpenedInput:
     magic = _read_up_to(raw, len(_GZIP_MAGIC))
     stream: BinaryIO = _replay(magic, raw)
     if magic == _GZIP_MAGIC:
-        stream = cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb"))
+        stream = cast(BinaryIO, GzipFile(fileobj=stream, mode="rb"))
     head = _read_up_to(stream, HEAD_BYTES)
     return OpenedInput(_replay(head, stream), head, complete=len(head) < HEAD_BYTES)
 

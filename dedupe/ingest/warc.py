@@ -9,7 +9,6 @@ rest is counted and left, since it is what an archive is normally made of, not b
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Iterator
 from email.message import Message
 from typing import Any, BinaryIO
@@ -20,6 +19,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from ..story import Story
 from .errors import InputError
 from .html_page import MAX_PAGE_BYTES, page_story
+from .source import DECOMPRESSION_ERRORS
 
 log = logging.getLogger("dedupe")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -63,7 +63,7 @@ def _next_record(records: ArchiveIterator, source: str, count: int) -> Any:
     """The next record, None at the end; InputError if the archive is damaged there."""
     try:
         return next(records, None)
-    except (ArchiveLoadFailed, EOFError, zlib.error) as error:
+    except (ArchiveLoadFailed, *DECOMPRESSION_ERRORS) as error:
         raise _damaged(source, count, str(error)) from None
     except Exception:
         # warcio reads each record's header as it comes, and fails on a cut or damaged one with
