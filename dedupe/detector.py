@@ -386,10 +386,12 @@ class Detector:
                 last, batch = batch, []
                 yield last, spill.add(last)
 
-        parts: list[tuple[Prints, np.ndarray]] = []
+        printed: list[Prints] = []
+        keyed: list[np.ndarray] = []
         words: dict[int, str] = {}
         for prints, keys, new_words in self._map_batches(batches(), spill.path, workers, topics):
-            parts.append((prints, keys))
+            printed.append(prints)
+            keyed.append(keys)
             words.update(new_words)
             if progress is not None:
                 progress(len(prints))
@@ -412,10 +414,13 @@ class Detector:
                 ids[number] = name
 
         order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
-        if not parts:
-            parts.append(fingerprint_batch([], self.settings))
-        prints = Prints.gather([p for p, _ in parts], order)
-        keys = scatter_order([k for _, k in parts], order)
+        if not printed:
+            empty, no_keys = fingerprint_batch([], self.settings)
+            printed.append(empty)
+            keyed.append(no_keys)
+        # Both lists are emptied as their parts are gathered.
+        prints = Prints.gather(printed, order)
+        keys = scatter_order(keyed, order)
         return _Read(
             prints=prints,
             keys=keys,

@@ -30,7 +30,7 @@ from dedupe.normalize import (
     hash_words,
     tokenize_batch,
 )
-from dedupe.rows import Rows, gather, scatter_order, unique_rows
+from dedupe.rows import Rows, gather, release_freed, scatter_order, unique_rows
 from dedupe.settings import Settings
 from dedupe.story import Story
 
@@ -97,24 +97,30 @@ class Prints:
         """The stories of every part, one part after the other."""
         if len(parts) == 1:
             return parts[0]
-        return Prints.gather(parts, np.arange(sum(len(p) for p in parts)))
+        return Prints.gather(list(parts), np.arange(sum(len(p) for p in parts)))
 
     @staticmethod
-    def gather(parts: Sequence[Prints], order: np.ndarray) -> Prints:
+    def gather(parts: list[Prints], order: np.ndarray) -> Prints:
         """The stories of every part, one part after the other, then taken in ``order``: each
-        value is copied once, straight to its place."""
+        value is copied once, straight to its place. ``parts`` is emptied, and each part's
+        arrays let go as soon as they are copied: a million stories' fingerprints are held
+        once, not twice."""
         order = np.asarray(order, dtype=np.int64)
-        joined = {}
-        for f in fields(Prints):
-            values = [getattr(p, f.name) for p in parts]
+        columns = {f.name: [getattr(p, f.name) for p in parts] for f in fields(Prints)}
+        parts.clear()
+        joined: dict[str, object] = {}
+        for name in list(columns):
+            values = columns.pop(name)
             if isinstance(values[0], Rows):
-                joined[f.name] = gather(values, order)
+                joined[name] = gather(values, order)
             elif isinstance(values[0], tuple):
                 every = [t for value in values for t in value]
-                joined[f.name] = tuple(every[r] for r in order.tolist())
+                joined[name] = tuple(every[r] for r in order.tolist())
             else:
-                joined[f.name] = scatter_order(values, order)
-        return Prints(**joined)
+                joined[name] = scatter_order(values, order)
+            del values
+            release_freed()
+        return Prints(**joined)  # type: ignore[arg-type]
 
 
 def micros(moment: datetime | None) -> int:

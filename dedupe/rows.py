@@ -8,8 +8,12 @@ all without touching Python.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -65,10 +69,10 @@ class Rows:
         return Rows(self.values[keep], kept[self.offsets])
 
 
-def gather(parts: Sequence[Rows], order: np.ndarray) -> Rows:
+def gather(parts: list[Rows], order: np.ndarray) -> Rows:
     """The rows of every part, one part after the other, then taken in ``order``: each value
-    copied once, straight to its place, where joining and then taking copied it twice (and
-    touched twice the fresh memory: a scan of a million stories gathers gigabytes)."""
+    copied once, straight to its place. ``parts`` is emptied as it goes, each part let go once
+    copied, so that gathering a million stories' sets holds them once, not twice."""
     lengths = np.concatenate([p.lengths for p in parts])
     offsets = np.zeros(len(order) + 1, dtype=np.int64)
     np.cumsum(lengths[order], out=offsets[1:])
@@ -77,22 +81,46 @@ def gather(parts: Sequence[Rows], order: np.ndarray) -> Rows:
     values = np.empty(offsets[-1], dtype=parts[0].values.dtype if parts else np.uint32)
     worth(len(values))
     first = 0
-    for part in parts:
+    parts.reverse()
+    while parts:
+        part = parts.pop()
         _scatter(part.values, part.offsets, start[first : first + len(part)], values)
         first += len(part)
     return Rows(values, offsets)
 
 
-def scatter_order(parts: Sequence[np.ndarray], order: np.ndarray) -> np.ndarray:
-    """The arrays joined, then taken in ``order`` (along their first axis), each copied once."""
+def scatter_order(parts: list[np.ndarray], order: np.ndarray) -> np.ndarray:
+    """The arrays joined, then taken in ``order`` (along their first axis), each copied once;
+    ``parts`` is emptied as it goes."""
     place = np.empty(len(order), dtype=np.int64)
     place[order] = np.arange(len(order))
     out = np.empty((len(order), *parts[0].shape[1:]), dtype=parts[0].dtype)
     first = 0
-    for part in parts:
+    parts.reverse()
+    while parts:
+        part = parts.pop()
         out[place[first : first + len(part)]] = part
         first += len(part)
     return out
+
+
+def release_freed() -> None:
+    """Give the memory of freed arrays back to the system. glibc keeps what a batch's arrays
+    freed for its own reuse, and a million stories' gathered fingerprints (fresh, large
+    allocations) never reuse it: without this, gathering holds them twice."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> ctypes._CFuncPtr | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
