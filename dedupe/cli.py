@@ -22,6 +22,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -130,14 +131,33 @@ WindowOption = Annotated[
     ),
 ]
 
+MinScoreOption = Annotated[
+    float,
+    typer.Option(
+        "--min-score",
+        min=0,
+        max=1,
+        metavar="SCORE",
+        help="Report no pair scored below this (default: every pair the rules accept).",
+        show_default=False,
+    ),
+]
 
-def windowed(window: float | None) -> Settings:
-    """The settings of ``--window``. A value that click lets through but ``Settings`` refuses
-    (``nan``) ends the command with exit 2 and the rule it broke, not an internal error."""
-    try:
-        return Settings(window_days=window)
-    except ValueError as error:
-        raise fail(f"--window: {error}") from None
+
+def configured(window: float | None, min_score: float) -> Settings:
+    """The settings of ``--window`` and ``--min-score``. A value that click lets through but
+    ``Settings`` refuses (``nan``) ends the command with exit 2, naming the option and the rule
+    it broke, not an internal error."""
+    settings = Settings()
+    for option, field, value in (
+        ("--window", "window_days", window),
+        ("--min-score", "min_score", min_score),
+    ):
+        try:
+            settings = replace(settings, **{field: value})
+        except ValueError as error:
+            raise fail(f"{option}: {error}") from None
+    return settings
 
 
 def say(message: str) -> None:
@@ -370,6 +390,7 @@ def scan(
         str, typer.Option("--master", metavar="URL", help="The Spark master, with --engine spark.")
     ] = "local[2]",
     window: WindowOption = None,
+    min_score: MinScoreOption = 0.0,
     limit: Annotated[
         int,
         typer.Option(
@@ -383,7 +404,7 @@ def scan(
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
     writable(out)
-    settings = windowed(window)
+    settings = configured(window, min_score)
     skipped = _Skipped()
     if engine is Engine.spark:
         try:
@@ -455,6 +476,7 @@ def check(
     out: OutputOption = None,
     input_format: InputFormatOption = None,
     window: WindowOption = None,
+    min_score: MinScoreOption = 0.0,
 ) -> None:
     """Check drafts against what was published: exit 1 if any was, 0 if all are new."""
     if (against is None) == (index is None):
@@ -462,7 +484,7 @@ def check(
     if add and index is None:
         raise fail("--add needs --index: there is nothing to add the draft to")
     writable(out)
-    settings = windowed(window)
+    settings = configured(window, min_score)
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))

@@ -267,6 +267,37 @@ def test_a_window_the_settings_refuse_is_a_usage_error(args):
     assert "internal error" not in result.stderr
 
 
+def test_min_score_option_refuses_pairs_scored_below_it(tmp_path):
+    corpus = jsonl(tmp_path / "corpus.jsonl", [HARBOUR, HARBOUR_TEASER])
+    found = json.loads(invoke("scan", corpus, "-f", "json", "--no-topics").stdout)
+    assert found["pairs"][0]["relation"] == "teaser" and found["pairs"][0]["score"] < 0.99
+    floored = invoke("scan", corpus, "-f", "json", "--no-topics", "--min-score", "0.99")
+    assert floored.exit_code == 0 and json.loads(floored.stdout)["pairs"] == []
+    published = jsonl(tmp_path / "published.jsonl", [HARBOUR])
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR_TEASER])
+    assert invoke("check", draft, "--against", published).exit_code == 1
+    assert invoke("check", draft, "--against", published, "--min-score", "0.99").exit_code == 0
+
+
+@pytest.mark.parametrize("command", [["scan"], ["check", "--against", "seeds/feed-page.txt"]])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1.5", "Invalid value for '--min-score': 1.5 is not in the range 0<=x<=1."),
+        (
+            "nan",
+            "dedupe: error: --min-score: Settings.min_score must be a number from 0 to 1, "
+            "not nan\n",
+        ),
+    ],
+)
+def test_a_score_floor_outside_0_to_1_is_a_usage_error(command, value, message):
+    result = invoke(*command, "seeds/feed-page.txt", "--min-score", value)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert message in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_messages_show_control_characters_instead_of_sending_them(tmp_path):
     name = str(tmp_path / "feed\x1b]0;pwned\x07\x9b2J.jsonl")
     result = invoke("scan", name)

@@ -2,6 +2,7 @@ import json
 import threading
 
 from dedupe import Detector, Story
+from dedupe.settings import Settings
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, articles, edited
 
 
@@ -64,6 +65,21 @@ def test_check_and_add_against_an_index():
     again = detector.add(HARBOUR)
     assert again.is_duplicate and again.matches[0].relation == "exact"
     assert len(detector.index_.storage) == 1
+
+
+def test_a_score_floor_refuses_the_pairs_scored_below_it():
+    teaser = Detector().scan([HARBOUR, HARBOUR_TEASER], topics=False).pairs[0]
+    assert teaser.relation == "teaser"
+    at_score = Detector(settings=Settings(min_score=teaser.score))
+    assert at_score.scan([HARBOUR, HARBOUR_TEASER], topics=False).pairs == (teaser,)
+    above = Detector(settings=Settings(min_score=min(1.0, teaser.score + 0.01)))
+    report = above.scan([HARBOUR, HARBOUR_TEASER], topics=False)
+    assert report.groups == () and report.pairs == ()
+    above.add(HARBOUR)
+    assert not above.check(HARBOUR_TEASER).is_duplicate
+    # An exact copy scores 1: no floor refuses it.
+    exact = Story(id="exact", title=HARBOUR.title, body=HARBOUR.body)
+    assert Detector(settings=Settings(min_score=1.0)).scan([HARBOUR, exact]).groups
 
 
 def test_a_story_replaced_under_its_id_is_judged_by_its_new_text(tmp_path):
