@@ -32,6 +32,26 @@ def test_scan_is_independent_of_input_order():
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
 
 
+def test_scan_tells_each_stage_after_reading_as_it_starts():
+    copy = edited(HARBOUR, "copy", {"welcomed": "praised"})
+    stories = [HARBOUR, HARBOUR_TEASER, RAIL, copy]
+    told: list[tuple[str, int]] = []
+    report = Detector().scan(stories, texts=True, stage=lambda *stage: told.append(stage))
+    names = [name for name, _ in told]
+    assert names == ["candidates", "verifying", "grouping", "explaining", "topics", "texts"]
+    counts = dict(told)
+    assert counts["candidates"] == 4
+    assert counts["verifying"] >= counts["grouping"] >= counts["explaining"] == len(report.pairs)
+    assert counts["explaining"] == 2
+    grouped = sum(len(group.members) for group in report.groups)
+    assert counts["texts"] == grouped == 3
+    # The stories in no group, and the canonical of each group.
+    assert counts["topics"] == 4 - grouped + len(report.groups)
+    told.clear()
+    Detector().scan(stories, topics=False, stage=lambda *stage: told.append(stage))
+    assert [name for name, _ in told] == ["candidates", "verifying", "grouping", "explaining"]
+
+
 def test_different_stories_under_one_id_are_both_kept():
     a = Story(id="same", title="One", body="The first story about the harbour.")
     b = Story(id="same", title="Two", body="A second story about night trains.")
