@@ -22,6 +22,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -29,14 +30,15 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.file_proxy import FileProxy
+from rich.filesize import decimal
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     Task,
     TextColumn,
-    TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.text import Text
 from typer.core import TyperGroup
@@ -44,7 +46,8 @@ from typer.core import TyperGroup
 from dedupe import __version__
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
-from dedupe.ingest import InputError, read
+from dedupe.ingest import InputError, input_size, read
+from dedupe.pipeline import Stage
 from dedupe.report import TABLE_LIMIT, printable, write_report, write_verdicts
 from dedupe.settings import Settings
 from dedupe.storage import StorageError, UnstorableStory
@@ -130,20 +133,45 @@ WindowOption = Annotated[
     ),
 ]
 
+MinScoreOption = Annotated[
+    float,
+    typer.Option(
+        "--min-score",
+        min=0,
+        max=1,
+        metavar="SCORE",
+        help="Report no pair scored below this (default: every pair the rules accept).",
+        show_default=False,
+    ),
+]
 
-def windowed(window: float | None) -> Settings:
-    """The settings of ``--window``. A value that click lets through but ``Settings`` refuses
-    (``nan``) ends the command with exit 2 and the rule it broke, not an internal error."""
-    try:
-        return Settings(window_days=window)
-    except ValueError as error:
-        raise fail(f"--window: {error}") from None
+
+def configured(window: float | None, min_score: float) -> Settings:
+    """The settings of ``--window`` and ``--min-score``. A value that click lets through but
+    ``Settings`` refuses (``nan``) ends the command with exit 2, naming the option and the rule
+    it broke, not an internal error."""
+    settings = Settings()
+    for option, field, value in (
+        ("--window", "window_days", window),
+        ("--min-score", "min_score", min_score),
+    ):
+        try:
+            settings = replace(settings, **{field: value})
+        except ValueError as error:
+            raise fail(f"{option}: {error}") from None
+    return settings
 
 
 def say(message: str) -> None:
     """A message on stderr, unwrapped: file names and paths must stay whole. One line, shown and
     not obeyed: a message can quote story text, and a terminal acts on control characters."""
-    typer.echo("dedupe: " + printable(message, keep="\t"), err=True)
+    line = "dedupe: " + printable(message, keep="\t")
+    if isinstance(sys.stderr, FileProxy):
+        # A progress display is drawn on stderr (rich stands in for it meanwhile): the line goes
+        # above the display, not into it.
+        stderr.out(line, highlight=False)
+    else:
+        typer.echo(line, err=True)
 
 
 def fail(message: str) -> typer.Exit:
@@ -156,13 +184,13 @@ def reading(
     inputs: Sequence[str],
     input_format: InputFormat | None,
     on_error: OnError,
-    records: Callable[[int], None] | None = None,
     errors: _Skipped | None = None,
+    shown: Shown | None = None,
 ) -> Iterator[Iterator[Story]]:
     """The stories of the inputs as a stream; bad input ends the command with exit 2, and
     skipped bad records are counted on stderr at the end (and in ``errors``, for the report).
-    ``records`` counts every record read (stories, bad records, an archive's other records), for
-    the progress bar."""
+    ``shown`` counts every record read (stories, bad records, an archive's other records) and
+    the bytes read, for the progress display."""
     errors = _Skipped() if errors is None else errors
     try:
         yield read(
@@ -170,7 +198,8 @@ def reading(
             input_format.value if input_format else None,
             on_error.value,
             errors,
-            records=records,
+            records=shown.records if shown else None,
+            consumed=shown.consumed if shown else None,
         )
     except InputError as error:
         raise fail(str(error)) from None
@@ -286,29 +315,124 @@ def room_for_temporary_data() -> Iterator[None]:
         ) from None
 
 
-class RateColumn(ProgressColumn):
+# What the progress display says of each stage of a scan after reading (``Detector.scan``).
+STAGE_NAMES: dict[Stage, str] = {
+    "candidates": "finding candidate pairs among {:,} stories",
+    "verifying": "verifying {:,} candidate pairs",
+    "grouping": "grouping {:,} accepted pairs",
+    "explaining": "explaining {:,} pairs",
+    "topics": "clustering {:,} stories into topics",
+    "texts": "reading back the texts of {:,} stories",
+}
+
+
+class Shown:
+    """The progress display of a long command, on a terminal (stderr) only. While reading, it
+    shows the bytes read against the size of the input when that is known (files and folders,
+    not stdin), with an ETA, and the records read per second; after, the stage the work is in.
+
+    Its callbacks are None when nothing is shown: piped runs stay quiet and pay nothing per
+    record. On a terminal, a record costs one addition, and the bytes read are told a block at
+    a time by the reader.
+    """
+
+    def __init__(self, bar: Progress | None = None, label: str = "", size: int | None = None):
+        self.records_read = 0
+        self._bar = bar
+        self._task = bar.add_task(label, total=size, shown=self, reading=True) if bar else None
+        self.records: Callable[[int], None] | None = self._count if bar else None
+        self.consumed: Callable[[int], None] | None = self._consume if bar else None
+        self.stage: Callable[[Stage, int], None] | None = self._stage if bar else None
+
+    def _count(self, records: int) -> None:
+        self.records_read += records
+
+    def _consume(self, size: int) -> None:
+        self._bar.advance(self._task, size)  # type: ignore[union-attr, arg-type]
+
+    def _stage(self, name: Stage, count: int) -> None:
+        self.now(STAGE_NAMES[name].format(count))
+
+    def now(self, what: str) -> None:
+        """Name what the command does now that reading is done, with the time it has taken so
+        far; drawn at once, so that even a short stage is seen."""
+        if self._bar is not None and self._task is not None:
+            self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(what, total=None, reading=False)
+            self._bar.refresh()
+
+    def writing(self, out: Path | None) -> None:
+        """Say that the report is being written, or end the display if the report goes to the
+        terminal it is drawn on: it would draw over the report."""
+        if self._bar is not None and out is None and sys.stdout.isatty():
+            self._bar.stop()
+        else:
+            self.now("writing the report")
+
+
+class _ReadColumn(ProgressColumn):
+    """While reading: the share and bytes of the input read, when its size is known, and the
+    records read, per second. Nothing in the later stages."""
+
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} records/s")
+        if not task.fields["reading"]:
+            return Text("")
+        read = task.fields["shown"].records_read
+        rate = read / task.elapsed if task.elapsed else 0.0
+        text = f"{read:,} records  {rate:,.0f} records/s"
+        if task.total:
+            size = f"{decimal(int(task.completed))} of {decimal(int(task.total))}"
+            text = f"{task.percentage:3.0f}%  {size}  {text}"
+        return Text(text)
+
+
+class _ElapsedColumn(ProgressColumn):
+    """The time the reading, or the stage, has taken so far: rich's own column stops once all
+    the bytes are read, while the last records read are still being worked on."""
+
+    def render(self, task: Task) -> Text:
+        return Text(str(timedelta(seconds=int(task.elapsed or 0))), style="progress.elapsed")
+
+
+class _EtaColumn(TimeRemainingColumn):
+    """The time left to read the input, when its size is known."""
+
+    def render(self, task: Task) -> Text:
+        left = super().render(task)
+        return Text.assemble("ETA ", left) if left.plain else left
 
 
 @contextmanager
-def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar of the records read, per second, on a terminal only: piped runs stay
-    quiet. Reading runs at most two batches per worker ahead of fingerprinting, so the bar
-    follows the work; an archive's records that hold no story move it too."""
-    if not sys.stderr.isatty():
-        yield None
+def progress_shown(label: str, inputs: Sequence[str], *, show: bool = True) -> Iterator[Shown]:
+    """The progress display of a command that reads ``inputs`` (``Shown``), if ``show`` and
+    stderr is a terminal. Reading runs at most two batches per worker ahead of fingerprinting,
+    so the display follows the work."""
+    if not show or not sys.stderr.isatty():
+        yield Shown()
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
+        _ReadColumn(),
+        _ElapsedColumn(),
+        _EtaColumn(),
     )
-    with Progress(*columns, console=stderr, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+    # Stdout is not redirected: the report may be written to it while the display is shown.
+    with Progress(*columns, console=stderr, transient=True, redirect_stdout=False) as bar:
+        shown = Shown(bar, label, input_size(inputs))
+        bar.refresh()
+        yield shown
+
+
+class _StderrNow(io.TextIOBase):
+    """Stderr as it is at each write, for the log: while a progress display is drawn, rich
+    stands in for stderr and prints each line above the display instead of through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _print_version(asked: bool) -> None:
@@ -330,7 +454,7 @@ def main(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="dedupe: %(levelname)s: %(message)s",
-        stream=sys.stderr,
+        stream=_StderrNow(),
     )
     # The page extractors log, as errors, every page they cannot read ("lxml parsing failed:
     # Document is empty"), naming no file; ingest reports the same page as a skipped record that
@@ -370,6 +494,7 @@ def scan(
         str, typer.Option("--master", metavar="URL", help="The Spark master, with --engine spark.")
     ] = "local[2]",
     window: WindowOption = None,
+    min_score: MinScoreOption = 0.0,
     limit: Annotated[
         int,
         typer.Option(
@@ -383,28 +508,31 @@ def scan(
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
     writable(out)
-    settings = windowed(window)
+    settings = configured(window, min_score)
     skipped = _Skipped()
-    if engine is Engine.spark:
-        try:
-            from dedupe.engines.spark import scan_stories
-        except ImportError:
-            raise fail("--engine spark needs pyspark: pip install 'dedupe[spark]'") from None
-        with reading(inputs, input_format, on_error, errors=skipped) as stories:
-            report = scan_stories(stories, master=master, settings=settings, topics=topics)
-    else:
-        detector = Detector(settings=settings, jobs=jobs or None)
-        with (
-            progress_bar("scanning") as advance,
-            reading(inputs, input_format, on_error, advance, skipped) as stories,
-            room_for_temporary_data(),
-        ):
-            # Only the HTML page shows the texts: the other formats keep none in memory.
-            report = detector.scan(stories, topics=topics, texts=fmt is OutputFormat.html)
-    if not report.stories:
-        say("warning: no story in " + ", ".join(inputs))
-    with output(out) as stream:
-        write_report(report, fmt.value, stream, limit=limit, skipped=skipped.count)
+    # Spark draws progress of its own on stderr: the display is for the local engine.
+    with progress_shown("reading", inputs, show=engine is Engine.local) as shown:
+        if engine is Engine.spark:
+            try:
+                from dedupe.engines.spark import scan_stories
+            except ImportError:
+                raise fail("--engine spark needs pyspark: pip install 'dedupe[spark]'") from None
+            with reading(inputs, input_format, on_error, skipped) as stories:
+                report = scan_stories(stories, master=master, settings=settings, topics=topics)
+        else:
+            detector = Detector(settings=settings, jobs=jobs or None)
+            with (
+                reading(inputs, input_format, on_error, skipped, shown) as stories,
+                room_for_temporary_data(),
+            ):
+                # Only the HTML page shows the texts: the other formats keep none in memory.
+                texts = fmt is OutputFormat.html
+                report = detector.scan(stories, topics=topics, texts=texts, stage=shown.stage)
+        if not report.stories:
+            say("warning: no story in " + ", ".join(inputs))
+        shown.writing(out)
+        with output(out) as stream:
+            write_report(report, fmt.value, stream, limit=limit, skipped=skipped.count)
 
 
 IndexOption = Annotated[
@@ -455,6 +583,7 @@ def check(
     out: OutputOption = None,
     input_format: InputFormatOption = None,
     window: WindowOption = None,
+    min_score: MinScoreOption = 0.0,
 ) -> None:
     """Check drafts against what was published: exit 1 if any was, 0 if all are new."""
     if (against is None) == (index is None):
@@ -462,7 +591,7 @@ def check(
     if add and index is None:
         raise fail("--add needs --index: there is nothing to add the draft to")
     writable(out)
-    settings = windowed(window)
+    settings = configured(window, min_score)
     stories = read_stories(drafts, input_format, OnError.fail)
     if not stories:
         raise fail("no story to check in " + ", ".join(drafts))
@@ -532,8 +661,8 @@ def index_add(
     refused: list[UnstorableStory] | None = [] if on_error is OnError.skip else None
     with (
         opened(index, create=True) as detector,
-        progress_bar("indexing") as advance,
-        reading(inputs, input_format, on_error, advance) as stories,
+        progress_shown("indexing", inputs) as shown,
+        reading(inputs, input_format, on_error, shown=shown) as stories,
     ):
         added = detector.add_many(stories, errors=refused)
         held = detector.stats().stories

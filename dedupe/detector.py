@@ -26,6 +26,7 @@ import numpy as np
 from dedupe.fingerprint import Prints
 from dedupe.index import Index
 from dedupe.pipeline import (
+    Stage,
     explained,
     find_groups,
     fingerprint_batch,
@@ -253,18 +254,25 @@ class Detector:
         topics: bool | None = None,
         progress: Callable[[int], None] | None = None,
         texts: bool = False,
+        stage: Callable[[Stage, int], None] | None = None,
     ) -> Report:
         """Group the copies in a corpus and cluster the rest into topics.
 
         ``stories`` is read once, as a stream. ``progress`` is called with the number of stories
         fingerprinted since its last call. ``texts``: keep the grouped stories in
         ``Report.texts``, for a report that shows them (HTML); a scan otherwise holds no texts.
+        ``stage`` is told, once reading is done, of each stage as it starts, with how many
+        things it works on, so that a display can say what a long scan is doing:
+        ``("candidates", stories)``, ``("verifying", candidate pairs)``, ``("grouping",
+        accepted pairs)``, ``("explaining", pairs reported)``, then with topics ``("topics",
+        stories clustered)`` and with texts ``("texts", stories grouped)``.
         """
         spill = _Spill()
         workers = _Workers(self.jobs or os.cpu_count() or 1)
         try:
             topics = self.settings.topics if topics is None else topics
-            return self._scan(stories, spill, workers, topics, progress, texts)
+            stage = stage or (lambda name, count: None)
+            return self._scan(stories, spill, workers, topics, progress, texts, stage)
         finally:
             workers.close()
             spill.close()
@@ -277,18 +285,21 @@ class Detector:
         topics: bool,
         progress: Callable[[int], None] | None,
         texts: bool,
+        stage: Callable[[Stage, int], None],
     ) -> Report:
         settings = self.settings
         clock = _Clock()
         read = self._fingerprint_all(stories, spill, workers, topics, progress)
         prints, keys, ids, numbers = read.prints, read.keys, read.ids, read.numbers
         clock.lap("read and fingerprinted %d stories", len(ids))
-        verified, grouped = find_groups(prints, keys, settings, clock.lap)
+        verified, grouped = find_groups(prints, keys, settings, clock.lap, stage)
         # Word hashes and band keys served verification and grouping; a million stories' worth
         # (gigabytes) can go before the texts are read back.
         topic_words, published = prints.topic_words, prints.published
         del prints, keys
-        shared = self._passages(verified, explained(grouped, verified), numbers, spill, workers)
+        wanted = explained(grouped, verified)
+        stage("explaining", len(wanted))
+        shared = self._passages(verified, wanted, numbers, spill, workers)
         groups, pairs = report_groups(grouped, verified, ids, published, shared)
         clock.lap("%d groups, %d pairs explained", len(groups), len(pairs))
 
@@ -297,6 +308,7 @@ class Detector:
             from dedupe.topics import cluster_topics
 
             rows = topic_rows(grouped, len(ids))
+            stage("topics", len(rows))
             found_topics = cluster_topics(
                 [ids[r] for r in rows.tolist()],
                 topic_words.take(rows),
@@ -308,6 +320,7 @@ class Detector:
         grouped_texts: dict[str, Story] = {}
         if texts:
             members = grouped.members
+            stage("texts", len(members))
             for row, story in zip(members.tolist(), spill.stories(numbers[members]), strict=True):
                 # A story renamed for sharing its id with another (``id~2``) keeps its new name.
                 grouped_texts[ids[row]] = (

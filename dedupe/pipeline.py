@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Container, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -22,6 +23,11 @@ from dedupe.rows import distinct
 from dedupe.settings import Settings
 from dedupe.story import Evidence, Group, Member, Pair, Story
 from dedupe.verify import EXACT, RELATIONS, TEASER, Verified, days_between, explain, verify
+
+# The stages of a scan after reading, in their order, each told with how many things it works on:
+# stories, candidate pairs, accepted pairs, pairs to explain, stories to cluster into topics, and
+# texts to read back (only when the scan keeps them).
+Stage = Literal["candidates", "verifying", "grouping", "explaining", "topics", "texts"]
 
 
 def story_digest(story: Story) -> bytes:
@@ -60,16 +66,24 @@ def version_names(versions: Mapping[str, int], taken: Container[str]) -> dict[st
 
 
 def find_groups(
-    prints: Prints, keys: np.ndarray, settings: Settings, lap: Callable[..., None] | None = None
+    prints: Prints,
+    keys: np.ndarray,
+    settings: Settings,
+    lap: Callable[..., None] | None = None,
+    stage: Callable[[Stage, int], None] | None = None,
 ) -> tuple[Verified, Grouped]:
     """The accepted pairs between distinct texts, and the groups they and the exact copies make.
-    ``lap`` is told when each stage is done (``dedupe -v``)."""
+    ``lap`` is told when each stage is done (``dedupe -v``), ``stage`` when each starts."""
     lap = lap or (lambda *args: None)
+    stage = stage or (lambda *args: None)
+    stage("candidates", len(prints))
     reps, copies = exact_copies(prints, settings)
     candidates = reps[candidate_pairs(keys[reps], settings.max_bucket)]
     lap("%d candidate pairs", len(candidates))
+    stage("verifying", len(candidates))
     verified = verify(prints, candidates, settings)
     lap("verified: %d pairs accepted", len(verified))
+    stage("grouping", len(verified))
     rank = fitness(
         prints.truncated, prints.published, prints.size, teasers_of(verified, len(prints))
     )

@@ -79,6 +79,12 @@ class Settings:
     # agree too. (A teaser is short, but its article is not.)
     short_story_tokens: int = 40
     short_story_title_similarity: float = 60.0
+    # A floor under the score of a reported pair, for users who want only the surest copies (a
+    # review queue, a takedown list): a pair scored below it is no copy at all. Off by default:
+    # each rule above has its threshold from the labelled sets, and a score is on that rule's own
+    # measure (Jaccard, containment, lead containment, title similarity), so one floor across
+    # the rules is the user's choice, not a measured one.
+    min_score: float = 0.0
     shared_passages: int = 3
     shared_min_tokens: int = 4
 
@@ -153,6 +159,7 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "notice_window_days": _DAYS,
     "short_story_tokens": _LIMIT,
     "short_story_title_similarity": _PERCENT,
+    "min_score": _SHARE,
     "shared_passages": _LIMIT,
     "shared_min_tokens": _COUNT,
     "topics": (0, 1, "True or False"),

@@ -240,6 +240,9 @@ def decide(
         SYNDICATED,
         m.title_similarity / 100,
     )
+    # The user's floor: a pair scored below it is no copy, whichever rule accepted it.
+    below = score < settings.min_score
+    relation[below], score[below] = 0, 0.0
     return relation, score
 
 

@@ -4,24 +4,32 @@ or only looks at what was written."""
 
 import csv
 import errno
+import fcntl
 import io
 import json
 import os
+import pty
 import re
 import resource
+import select
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
+import typing
 from pathlib import Path
 
 import pytest
+from rich.filesize import decimal
 from typer.testing import CliRunner
 
 from dedupe import cli
+from dedupe.pipeline import Stage
 from dedupe.report import write_verdicts
 from dedupe.story import Evidence, Match, Story, Verdict
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT
@@ -267,6 +275,37 @@ def test_a_window_the_settings_refuse_is_a_usage_error(args):
     assert "internal error" not in result.stderr
 
 
+def test_min_score_option_refuses_pairs_scored_below_it(tmp_path):
+    corpus = jsonl(tmp_path / "corpus.jsonl", [HARBOUR, HARBOUR_TEASER])
+    found = json.loads(invoke("scan", corpus, "-f", "json", "--no-topics").stdout)
+    assert found["pairs"][0]["relation"] == "teaser" and found["pairs"][0]["score"] < 0.99
+    floored = invoke("scan", corpus, "-f", "json", "--no-topics", "--min-score", "0.99")
+    assert floored.exit_code == 0 and json.loads(floored.stdout)["pairs"] == []
+    published = jsonl(tmp_path / "published.jsonl", [HARBOUR])
+    draft = jsonl(tmp_path / "draft.jsonl", [HARBOUR_TEASER])
+    assert invoke("check", draft, "--against", published).exit_code == 1
+    assert invoke("check", draft, "--against", published, "--min-score", "0.99").exit_code == 0
+
+
+@pytest.mark.parametrize("command", [["scan"], ["check", "--against", "seeds/feed-page.txt"]])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1.5", "Invalid value for '--min-score': 1.5 is not in the range 0<=x<=1."),
+        (
+            "nan",
+            "dedupe: error: --min-score: Settings.min_score must be a number from 0 to 1, "
+            "not nan\n",
+        ),
+    ],
+)
+def test_a_score_floor_outside_0_to_1_is_a_usage_error(command, value, message):
+    result = invoke(*command, "seeds/feed-page.txt", "--min-score", value)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert message in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_messages_show_control_characters_instead_of_sending_them(tmp_path):
     name = str(tmp_path / "feed\x1b]0;pwned\x07\x9b2J.jsonl")
     result = invoke("scan", name)
@@ -494,6 +533,64 @@ def test_no_story_to_check_against_is_an_error_and_an_empty_scan_a_warning(tmp_p
     assert scanned.returncode == 0
     assert scanned.stderr == f"dedupe: warning: no story in {empty}\n"
     assert json.loads(scanned.stdout)["stories"] == 0
+
+
+def on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run the command with stderr on a pseudo-terminal, as a person at a terminal runs it; its
+    exit code and what it drew there, without the escape sequences."""
+    command = [DEDUPE] if DEDUPE else [sys.executable, "-m", "dedupe"]
+    terminal, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(name, None)
+    with subprocess.Popen(
+        [*command, *args], stdout=subprocess.DEVNULL, stderr=side, cwd=ROOT, env=env
+    ) as process:
+        os.close(side)
+        drawn = bytearray()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not select.select([terminal], [], [], 1)[0]:
+                continue
+            try:
+                chunk = os.read(terminal, 1 << 16)
+            except OSError:  # the command closed the terminal: it has ended
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        os.close(terminal)
+        code = process.wait(timeout=10)
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode("utf-8", "replace"))
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_on_a_terminal_the_display_shows_the_input_size_then_each_stage(tmp_path):
+    corpus = tmp_path / "feed.jsonl"
+    synthetic(corpus, 600)
+    with corpus.open("a", encoding="utf-8") as more:
+        more.write(json.dumps(HARBOUR.to_dict()) + "\n" + json.dumps(HARBOUR_TEASER.to_dict()))
+    code, drawn = on_a_terminal("scan", str(corpus), "-f", "json", "-o", str(tmp_path / "r.json"))
+    assert code == 0
+    size = decimal(corpus.stat().st_size)
+    assert re.search(rf"reading .* of {re.escape(size)} .* records/s .* ETA ", drawn), drawn
+    stages = [
+        r"finding candidate pairs among 602 stories",
+        r"verifying [\d,]+ candidate pairs",
+        r"grouping [\d,]+ accepted pairs",
+        r"explaining [\d,]+ pairs",
+        r"clustering [\d,]+ stories into topics",
+        r"writing the report",
+    ]
+    found = [re.search(stage, drawn) for stage in stages]
+    assert all(found), drawn
+    assert [f.start() for f in found] == sorted(f.start() for f in found)
+    assert json.loads((tmp_path / "r.json").read_text())["pairs"]
+
+
+def test_every_stage_of_a_scan_has_words_on_the_display():
+    assert set(cli.STAGE_NAMES) == set(typing.get_args(Stage))
 
 
 def test_help_names_the_spark_extra_whole():

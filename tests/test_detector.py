@@ -2,6 +2,7 @@ import json
 import threading
 
 from dedupe import Detector, Story
+from dedupe.settings import Settings
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, articles, edited
 
 
@@ -29,6 +30,26 @@ def test_scan_is_independent_of_input_order():
     first = Detector().scan(stories, topics=False).to_dict()
     second = Detector().scan(list(reversed(stories)), topics=False).to_dict()
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_scan_tells_each_stage_after_reading_as_it_starts():
+    copy = edited(HARBOUR, "copy", {"welcomed": "praised"})
+    stories = [HARBOUR, HARBOUR_TEASER, RAIL, copy]
+    told: list[tuple[str, int]] = []
+    report = Detector().scan(stories, texts=True, stage=lambda *stage: told.append(stage))
+    names = [name for name, _ in told]
+    assert names == ["candidates", "verifying", "grouping", "explaining", "topics", "texts"]
+    counts = dict(told)
+    assert counts["candidates"] == 4
+    assert counts["verifying"] >= counts["grouping"] >= counts["explaining"] == len(report.pairs)
+    assert counts["explaining"] == 2
+    grouped = sum(len(group.members) for group in report.groups)
+    assert counts["texts"] == grouped == 3
+    # The stories in no group, and the canonical of each group.
+    assert counts["topics"] == 4 - grouped + len(report.groups)
+    told.clear()
+    Detector().scan(stories, topics=False, stage=lambda *stage: told.append(stage))
+    assert [name for name, _ in told] == ["candidates", "verifying", "grouping", "explaining"]
 
 
 def test_different_stories_under_one_id_are_both_kept():
@@ -64,6 +85,21 @@ def test_check_and_add_against_an_index():
     again = detector.add(HARBOUR)
     assert again.is_duplicate and again.matches[0].relation == "exact"
     assert len(detector.index_.storage) == 1
+
+
+def test_a_score_floor_refuses_the_pairs_scored_below_it():
+    teaser = Detector().scan([HARBOUR, HARBOUR_TEASER], topics=False).pairs[0]
+    assert teaser.relation == "teaser"
+    at_score = Detector(settings=Settings(min_score=teaser.score))
+    assert at_score.scan([HARBOUR, HARBOUR_TEASER], topics=False).pairs == (teaser,)
+    above = Detector(settings=Settings(min_score=min(1.0, teaser.score + 0.01)))
+    report = above.scan([HARBOUR, HARBOUR_TEASER], topics=False)
+    assert report.groups == () and report.pairs == ()
+    above.add(HARBOUR)
+    assert not above.check(HARBOUR_TEASER).is_duplicate
+    # An exact copy scores 1: no floor refuses it.
+    exact = Story(id="exact", title=HARBOUR.title, body=HARBOUR.body)
+    assert Detector(settings=Settings(min_score=1.0)).scan([HARBOUR, exact]).groups
 
 
 def test_a_story_replaced_under_its_id_is_judged_by_its_new_text(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedupe.ingest import FORMATS, MAX_BODY_CHARS, InputError, read
+from dedupe.ingest import FORMATS, MAX_BODY_CHARS, InputError, input_size, read
 from dedupe.ingest import source as ingest_source
 from dedupe.ingest.sniff import sniff_format
 from dedupe.story import Story, story_id_for
@@ -591,6 +592,45 @@ def test_corrupt_gzip_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path / "cut.jsonl.gz", data[: len(data) // 2])
     _, errors = read_all(path)
     assert len(errors) == 1 and errors[0].message.startswith("cannot read the compressed data")
+
+
+# --- progress: bytes read against the size of the input -------------------------------------
+
+
+def test_input_size_is_the_files_on_disk_that_read_reads(tmp_path: Path) -> None:
+    records = "".join(jsonl({"title": f"story {n}", "body": "text " * 40}) for n in range(2000))
+    folder = tmp_path / "feeds"
+    plain = write(folder / "a.jsonl", records)
+    packed = write(folder / "nested" / "b.jsonl.gz", gzip.compress(records.encode()))
+    write(folder / ".hidden.jsonl", records)
+    write(folder / ".git" / "c.jsonl", records)
+    single = write(tmp_path / "single.jsonl", jsonl({"title": "alone"}))
+    # Folders by the rules of read (hidden files left out); gzip as it is on disk.
+    on_disk = plain.stat().st_size + packed.stat().st_size
+    assert input_size([folder]) == on_disk
+    assert input_size([folder, single]) == on_disk + single.stat().st_size
+    assert input_size(single) == single.stat().st_size
+    # Stdin and other streams have no size before they are read.
+    assert input_size([single, "-"]) is None
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert input_size([fifo]) is None
+
+
+def test_the_bytes_read_are_told_a_block_at_a_time(tmp_path: Path) -> None:
+    records = "".join(jsonl({"title": f"story {n}", "body": "text " * 40}) for n in range(20000))
+    plain = write(tmp_path / "feeds" / "a.jsonl", records)
+    write(tmp_path / "feeds" / "b.jsonl.gz", gzip.compress(records.encode()))
+    told: list[int] = []
+    counted: list[int] = []
+    stories = list(read([tmp_path / "feeds"], consumed=told.append, records=counted.append))
+    assert len(stories) == len(counted) == 40000
+    assert sum(told) == input_size([tmp_path / "feeds"])
+    # Megabytes at a time, not a call per record: what a display costs while reading.
+    assert plain.stat().st_size > 4 * 2**20 and len(told) < 20
+    piped: list[int] = []
+    assert len(list(read(["-"], stdin=io.BytesIO(plain.read_bytes()), consumed=piped.append)))
+    assert sum(piped) == plain.stat().st_size
 
 
 # --- encodings --------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ SHARES = [
     "teaser_lead_containment",
     "number_agreement",
     "name_agreement",
+    "min_score",
 ]
 PERCENTS = ["title_similarity", "short_story_title_similarity"]
 

@@ -10,6 +10,7 @@ records are skipped and collected, or stop the run, as the caller chooses.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
@@ -31,7 +32,7 @@ from .source import DECOMPRESSION_ERRORS, Line, OpenedInput, iter_lines, open_in
 from .text import read_text
 from .warc import looks_like_warc, read_warc
 
-__all__ = ["FORMATS", "MAX_BODY_CHARS", "InputError", "read"]
+__all__ = ["FORMATS", "MAX_BODY_CHARS", "InputError", "input_size", "read"]
 
 FORMATS = ("jsonl", "json", "csv", "feed", "html", "warc", "page", "text")
 STDIN = "-"
@@ -68,6 +69,7 @@ def read(
     errors: ErrorSink | None = None,
     stdin: BinaryIO | None = None,
     records: Callable[[int], None] | None = None,
+    consumed: Callable[[int], None] | None = None,
 ) -> Iterator[Story]:
     """Yield the stories of files, folders (recursively) and "-" (stdin), in order.
 
@@ -84,18 +86,42 @@ def read(
 
     ``records`` is called with 1 for every record read, whatever it held: a story, a bad record,
     or an archive's record with no page in it; a progress display then moves through an archive
-    of mostly other records too.
+    of mostly other records too. ``consumed`` is called with the bytes read from the inputs as
+    they are read, a block (up to a megabyte) at a time, never per record; for gzip they are the
+    compressed bytes, as on disk: the measure of progress against ``input_size``.
     """
     if input_format is not None and input_format not in FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; expected one of {FORMATS}")
     if on_error not in ("skip", "fail"):
         raise ValueError(f"on_error must be 'skip' or 'fail', not {on_error!r}")
-    # A lone path is a sequence of characters; take it as the one input it is meant to be.
-    inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+    inputs = _listed(inputs)
     for item in inputs:
         if os.fspath(item) != STDIN and not os.path.exists(item):
             raise InputError(os.fspath(item), None, "no such file or directory")
-    return _read(inputs, input_format, on_error, errors, stdin, records)
+    return _read(inputs, input_format, on_error, errors, stdin, records, consumed)
+
+
+def input_size(inputs: Sequence[str | Path]) -> int | None:
+    """How many bytes ``read`` will read from ``inputs``, as the files are on disk (folders
+    expanded by the same rules): a progress display's total. None when an input is stdin or
+    another stream (a pipe), whose size is known only once it is read."""
+    total = 0
+    for _, path in _expand(_listed(inputs), lambda error: None):
+        if path is None:
+            return None
+        try:
+            status = path.stat()
+        except OSError:
+            continue  # read reports it, and reads nothing of it
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        total += status.st_size
+    return total
+
+
+def _listed(inputs: Sequence[str | Path]) -> list[str | Path]:
+    # A lone path is a sequence of characters; take it as the one input it is meant to be.
+    return [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
 
 
 def _read(
@@ -105,6 +131,7 @@ def _read(
     errors: ErrorSink | None,
     stdin: BinaryIO | None,
     records: Callable[[int], None] | None,
+    consumed: Callable[[int], None] | None,
 ) -> Iterator[Story]:
     def report(error: InputError) -> None:
         if on_error == "fail":
@@ -113,7 +140,7 @@ def _read(
             errors.append(error)
 
     for name, path in _expand(inputs, report):
-        for item in _read_input(name, path, stdin, input_format):
+        for item in _read_input(name, path, stdin, input_format, consumed):
             if records is not None:
                 records(1)
             if isinstance(item, InputError):
@@ -150,12 +177,16 @@ def _folder_files(root: Path, report: Callable[[InputError], None]) -> list[Path
 
 
 def _read_input(
-    name: str, path: Path | None, stdin: BinaryIO | None, input_format: str | None
+    name: str,
+    path: Path | None,
+    stdin: BinaryIO | None,
+    input_format: str | None,
+    consumed: Callable[[int], None] | None,
 ) -> Iterator[Story | InputError | None]:
     """The stories and bad records of one input; a failure to read it at all ends the list."""
     try:
         with open(path, "rb") if path else nullcontext(stdin or sys.stdin.buffer) as raw:
-            yield from _parse(name, open_input(raw), input_format)
+            yield from _parse(name, open_input(raw, consumed), input_format)
     except InputError as error:
         yield error
     except OSError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple, cast
 
@@ -67,12 +67,16 @@ class _Replay(io.RawIOBase):
     """Gives back bytes already read for sniffing, then the rest of the stream.
 
     Works for pipes, where seeking back is impossible. Closing it leaves ``rest`` open: stdin
-    belongs to the caller.
+    belongs to the caller. ``consumed`` is told how many bytes each read of ``rest`` gave: a
+    buffer's worth at a time, not a call per record.
     """
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(
+        self, head: bytes, rest: BinaryIO, consumed: Callable[[int], None] | None = None
+    ) -> None:
         self._head = memoryview(head)
         self._rest = rest
+        self._consumed = consumed
 
     def readable(self) -> bool:
         return True
@@ -85,11 +89,15 @@ class _Replay(io.RawIOBase):
             return size
         data = self._rest.read(len(buffer))
         buffer[: len(data)] = data
+        if self._consumed is not None:
+            self._consumed(len(data))
         return len(data)
 
 
-def _replay(head: bytes, rest: BinaryIO) -> io.BufferedReader:
-    return io.BufferedReader(_Replay(head, rest), buffer_size=_BLOCK)
+def _replay(
+    head: bytes, rest: BinaryIO, consumed: Callable[[int], None] | None = None
+) -> io.BufferedReader:
+    return io.BufferedReader(_Replay(head, rest, consumed), buffer_size=_BLOCK)
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
@@ -102,10 +110,14 @@ def _read_up_to(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def open_input(raw: BinaryIO) -> OpenedInput:
-    """Undo gzip (told by its magic bytes, not the name) and keep the head for sniffing."""
+def open_input(raw: BinaryIO, consumed: Callable[[int], None] | None = None) -> OpenedInput:
+    """Undo gzip (told by its magic bytes, not the name) and keep the head for sniffing.
+    ``consumed`` is told of the bytes read from ``raw`` as they are read (for gzip, the
+    compressed bytes): a measure of progress through a file of known size."""
     magic = _read_up_to(raw, len(_GZIP_MAGIC))
-    stream: BinaryIO = _replay(magic, raw)
+    if consumed is not None:
+        consumed(len(magic))
+    stream: BinaryIO = _replay(magic, raw, consumed)
     if magic == _GZIP_MAGIC:
         stream = cast(BinaryIO, GzipFile(fileobj=stream, mode="rb"))
     head = _read_up_to(stream, HEAD_BYTES)
