@@ -64,6 +64,12 @@ def worth(amount: int) -> None:
         _compile()
 
 
+def compile_now() -> None:
+    """Compile every marked loop now, unless ``DEDUPE_KERNELS=interpreted``."""
+    if _MODE != "interpreted":
+        _compile()
+
+
 def is_compiled() -> bool:
     return bool(_state["compiled"])
 

@@ -11,9 +11,7 @@ import logging
 import multiprocessing
 import multiprocessing.pool
 import os
-import pickle
 import signal
-import tempfile
 import threading
 import time
 from collections import defaultdict, deque
@@ -25,11 +23,13 @@ import numpy as np
 
 from dedupe.fingerprint import Prints
 from dedupe.index import Index
+from dedupe.ingest import InputError, LineBlock, Reading
 from dedupe.pipeline import (
     Stage,
     explained,
     find_groups,
     fingerprint_batch,
+    load_compiled,
     passages,
     report_groups,
     story_digest,
@@ -38,6 +38,7 @@ from dedupe.pipeline import (
 )
 from dedupe.rows import scatter_order
 from dedupe.settings import Settings
+from dedupe.spill import Spill, read_spilled, write_spilled
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
 from dedupe.story import Report, Story, Topic, Verdict
 from dedupe.verify import Verified, explain
@@ -76,102 +77,79 @@ class _Clock:
         self._last = now
 
 
-class _Spill:
-    """The scanned stories, in a temporary file, each pickled on its own and written a batch at
-    a time: workers read their batches from it, and at the end only the stories whose matches
-    are explained are read back, each on its own, so a scan's memory does not grow with the
-    texts. Not compressed: compressing took a third of the loop that reads the input, and the
-    file is on disk."""
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """A batch of stories fingerprinted: fingerprints, band keys, the topic words this process
+    had not sent before (so that each word's text crosses once), what a scan keeps of each story,
+    where the stories are spilled, and for a line block what each of its records was
+    (``outcomes``: None for a story, else its error)."""
 
-    def __init__(self) -> None:
-        self._file = tempfile.NamedTemporaryFile(prefix="dedupe-", suffix=".spill")
-        # Where each batch's stories start in the file, and where its last one ends; and the
-        # places of all, made when first asked for.
-        self._offsets: list[np.ndarray] = []
-        self._places: np.ndarray | None = None
-
-    @property
-    def path(self) -> str:
-        return self._file.name
-
-    def add(self, stories: list[Story]) -> np.ndarray:
-        """Spill a batch of ``BATCH`` stories (fewer for the last); the places (start, stop) of
-        its stories in the file."""
-        parts = [pickle.dumps(story, protocol=pickle.HIGHEST_PROTOCOL) for story in stories]
-        self._file.seek(0, 2)
-        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-        np.cumsum([len(part) for part in parts], out=offsets[1:])
-        offsets += self._file.tell()
-        self._file.write(b"".join(parts))
-        self._file.flush()
-        self._offsets.append(offsets)
-        return np.stack([offsets[:-1], offsets[1:]], axis=1)
-
-    def places(self, numbers: np.ndarray) -> np.ndarray:
-        """The places (start, stop) of the stories of these numbers."""
-        if self._places is None or len(self._places) < sum(len(o) - 1 for o in self._offsets):
-            self._places = np.concatenate(
-                [np.empty((0, 2), np.int64)]
-                + [np.stack([o[:-1], o[1:]], axis=1) for o in self._offsets]
-            )
-        return self._places[numbers].reshape(-1, 2)
-
-    def stories(self, numbers: np.ndarray) -> list[Story]:
-        """The stories of these numbers, in their order."""
-        return _spilled(self.path, self.places(numbers))
-
-    def close(self) -> None:
-        self._file.close()
+    prints: Prints
+    keys: np.ndarray
+    words: list[tuple[int, str]]
+    ids: list[str]
+    titles: list[str]
+    from_content: list[bool]
+    path: str
+    places: np.ndarray
+    outcomes: list[InputError | None]
 
 
-def _spilled(path: str, places: np.ndarray) -> list[Story]:
-    """The stories at these places of a spill: read in file order, one read for neighbours."""
-    stories: list[Story | None] = [None] * len(places)
-    order = np.argsort(places[:, 0], kind="stable")
-    with open(path, "rb") as spilled:
-        k = 0
-        while k < len(order):
-            # Stories that follow each other in the file (a batch) are read in one call.
-            end = k
-            while end + 1 < len(order) and places[order[end + 1], 0] == places[order[end], 1]:
-                end += 1
-            first = int(places[order[k], 0])
-            spilled.seek(first)
-            data = spilled.read(int(places[order[end], 1]) - first)
-            for n in order[k : end + 1].tolist():
-                start, stop = int(places[n, 0]) - first, int(places[n, 1]) - first
-                # Our own temporary file, written by this scan: nothing foreign to unpickle.
-                stories[n] = pickle.loads(data[start:stop])
-            k = end + 1
-    return stories  # type: ignore[return-value]
+# The topic words each process has sent, by scan (its spill folder): the main process runs many
+# scans, and a worker inherits what the main process already holds.
+_SENT: dict[str, dict[int, str]] = {}
 
 
 def _fingerprint_spilled(
-    path: str, places: np.ndarray, settings: Settings, topics: bool
-) -> tuple[Prints, np.ndarray, list[tuple[int, str]]]:
-    """A worker's batch, read from the spill: its fingerprints, band keys, and the topic words
-    this worker has not sent before, so that each word's text crosses once."""
-    return _fingerprint(_spilled(path, places), settings, _SENT if topics else None)
+    directory: str, path: str, places: np.ndarray, settings: Settings, topics: bool
+) -> _Batch:
+    """A batch of stories that the main process read and spilled."""
+    stories = read_spilled([path], np.column_stack([np.zeros(len(places), np.int64), places]))
+    return _batch(directory, stories, path, places, [], settings, topics)
+
+
+def _fingerprint_lines(
+    directory: str, block: LineBlock, settings: Settings, topics: bool
+) -> _Batch:
+    """A block of JSON Lines, parsed here (reading's costliest part, done by the workers side
+    by side) and spilled to this process's own file."""
+    items = block.parse()
+    stories = [item for item in items if isinstance(item, Story)]
+    path, places = write_spilled(directory, stories)
+    outcomes = [None if isinstance(item, Story) else item for item in items]
+    return _batch(directory, stories, path, places, outcomes, settings, topics)
+
+
+def _batch(
+    directory: str,
+    stories: list[Story],
+    path: str,
+    places: np.ndarray,
+    outcomes: list[InputError | None],
+    settings: Settings,
+    topics: bool,
+) -> _Batch:
+    words = _SENT.setdefault(directory, {}) if topics else None
+    known = len(words) if words is not None else 0
+    prints, keys = fingerprint_batch(stories, settings, words)
+    return _Batch(
+        prints,
+        keys,
+        list(itertools.islice(words.items(), known, None)) if words else [],
+        [story.id for story in stories],
+        [story.title for story in stories],
+        [story.id_from_content for story in stories],
+        path,
+        places,
+        outcomes,
+    )
 
 
 def _explain_spilled(
-    path: str, places: np.ndarray, pairs: np.ndarray, settings: Settings
+    paths: list[str], places: np.ndarray, pairs: np.ndarray, settings: Settings
 ) -> list[tuple[str, ...]]:
     """A worker's share of the shared passages: pairs of the stories at these places."""
-    return explain(_spilled(path, places), pairs, settings)
-
-
-# The topic words a worker process has sent.
-_SENT: dict[int, str] = {}
-
-
-def _fingerprint(
-    stories: list[Story], settings: Settings, words: dict[int, str] | None
-) -> tuple[Prints, np.ndarray, list[tuple[int, str]]]:
-    """Fingerprints and band keys of a batch, and the topic words it added to ``words``."""
-    known = len(words) if words is not None else 0
-    prints, keys = fingerprint_batch(stories, settings, words)
-    return prints, keys, list(itertools.islice(words.items(), known, None)) if words else []
+    return explain(read_spilled(paths, places), pairs, settings)
 
 
 class _Workers:
@@ -267,7 +245,7 @@ class Detector:
         accepted pairs)``, ``("explaining", pairs reported)``, then with topics ``("topics",
         stories clustered)`` and with texts ``("texts", stories grouped)``.
         """
-        spill = _Spill()
+        spill = Spill()
         workers = _Workers(self.jobs or os.cpu_count() or 1)
         try:
             topics = self.settings.topics if topics is None else topics
@@ -276,11 +254,12 @@ class Detector:
         finally:
             workers.close()
             spill.close()
+            _SENT.pop(spill.directory, None)
 
     def _scan(
         self,
         stories: Iterable[Story],
-        spill: _Spill,
+        spill: Spill,
         workers: _Workers,
         topics: bool,
         progress: Callable[[int], None] | None,
@@ -339,7 +318,7 @@ class Detector:
     def _fingerprint_all(
         self,
         stories: Iterable[Story],
-        spill: _Spill,
+        spill: Spill,
         workers: _Workers,
         topics: bool,
         progress: Callable[[int], None] | None,
@@ -353,61 +332,59 @@ class Detector:
         exact copies of each other. Stories that share an id keep distinct names (``id~2``, ...:
         ``version_names``), given in the order of their records' digests so that the outcome does
         not depend on input order.
+
+        Stories are known by their row in the spill; a folded one keeps its row but is left out.
         """
         ids: list[str] = []
         titles: list[str] = []
         from_content: list[bool] = []
+        rows: list[int] = []
         first_of: dict[str, int] = {}
         versions: defaultdict[str, list[int]] = defaultdict(list)
         folded = 0
         # Digests of the stories whose id repeats, by number: each is hashed once, however many
         # repeats meet it.
         digests: dict[int, bytes] = {}
-        batch: list[Story] = []
+
+        def digest_at(row: int) -> bytes:
+            return story_digest(spill.stories(np.array([row]))[0])
 
         def digest_of(number: int) -> bytes:
             if number not in digests:
-                held = number - len(ids) + len(batch)
-                held_story = batch[held] if held >= 0 else spill.stories(np.array([number]))[0]
-                digests[number] = story_digest(held_story)
+                digests[number] = digest_at(rows[number])
             return digests[number]
-
-        def batches() -> Iterator[tuple[list[Story], np.ndarray]]:
-            nonlocal folded, batch
-            for story in stories:
-                seen = first_of.get(story.id)
-                number = len(ids)
-                if seen is None:
-                    first_of[story.id] = number
-                else:
-                    digest = story_digest(story)
-                    if not story.id_from_content:
-                        known = [seen, *versions.get(story.id, ())]
-                        if any(digest_of(k) == digest for k in known):
-                            folded += 1
-                            continue
-                    digests[number] = digest
-                    versions[story.id].append(number)
-                ids.append(story.id)
-                titles.append(story.title)
-                from_content.append(story.id_from_content)
-                batch.append(story)
-                if len(batch) == BATCH:
-                    full, batch = batch, []
-                    yield full, spill.add(full)
-            if batch:
-                last, batch = batch, []
-                yield last, spill.add(last)
 
         printed: list[Prints] = []
         keyed: list[np.ndarray] = []
         words: dict[int, str] = {}
-        for prints, keys, new_words in self._map_batches(batches(), spill.path, workers, topics):
-            printed.append(prints)
-            keyed.append(keys)
-            words.update(new_words)
+        reading = stories if isinstance(stories, Reading) else None
+        for batch in self._map_batches(stories, spill, workers, topics):
+            if reading is not None and batch.outcomes:
+                reading.settle(batch.outcomes)
+            first = spill.record(batch.path, batch.places)
+            printed.append(batch.prints)
+            keyed.append(batch.keys)
+            words.update(batch.words)
+            for k, story_id in enumerate(batch.ids):
+                number = len(ids)
+                seen = first_of.get(story_id)
+                if seen is None:
+                    first_of[story_id] = number
+                else:
+                    digest = digest_at(first + k)
+                    if not batch.from_content[k]:
+                        known = [seen, *versions.get(story_id, ())]
+                        if any(digest_of(n) == digest for n in known):
+                            folded += 1
+                            continue
+                    digests[number] = digest
+                    versions[story_id].append(number)
+                ids.append(story_id)
+                titles.append(batch.titles[k])
+                from_content.append(batch.from_content[k])
+                rows.append(first + k)
             if progress is not None:
-                progress(len(prints))
+                progress(len(batch.ids))
 
         if folded:
             log.warning("folded %d record(s) that repeat another's id and every field", folded)
@@ -426,7 +403,8 @@ class Detector:
             for number, name in zip(numbers, names[story_id], strict=True):
                 ids[number] = name
 
-        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        by_id = sorted(range(len(ids)), key=ids.__getitem__)
+        order = np.array(rows, dtype=np.int64)[by_id]
         if not printed:
             empty, no_keys = fingerprint_batch([], self.settings)
             printed.append(empty)
@@ -437,40 +415,50 @@ class Detector:
         return _Read(
             prints=prints,
             keys=keys,
-            ids=[ids[n] for n in order.tolist()],
-            titles=[titles[n] for n in order.tolist()],
+            ids=[ids[n] for n in by_id],
+            titles=[titles[n] for n in by_id],
             numbers=order,
             folded=folded,
             words=words,
         )
 
     def _map_batches(
-        self,
-        batches: Iterator[tuple[list[Story], np.ndarray]],
-        path: str,
-        workers: _Workers,
-        topics: bool,
-    ) -> Iterator[tuple[Prints, np.ndarray, list[tuple[int, str]]]]:
-        """Fingerprint batches, in parallel when ``jobs`` > 1, in order, with at most two batches
-        per worker in flight so that reading never runs far ahead of fingerprinting. Workers read
-        their batches from the spill at ``path``."""
-        first = next(batches, None)
-        second = next(batches, None) if workers.jobs > 1 else None
+        self, stories: Iterable[Story], spill: Spill, workers: _Workers, topics: bool
+    ) -> Iterator[_Batch]:
+        """Fingerprint the stories a batch at a time, in parallel when ``jobs`` > 1, in order,
+        with at most two batches per worker in flight so that reading never runs far ahead of
+        fingerprinting. JSON Lines are parsed by the workers (``Reading.blocks``); stories
+        read here are spilled here and read back by the workers."""
+        if isinstance(stories, Reading):
+            blocks: Iterator[list[Story] | LineBlock] = stories.blocks(BATCH)
+        else:
+            stream = iter(stories)
+            blocks = iter(lambda: list(itertools.islice(stream, BATCH)), [])
+
+        def jobs() -> Iterator[tuple[Callable[..., _Batch], tuple]]:
+            for block in blocks:
+                if isinstance(block, LineBlock):
+                    yield _fingerprint_lines, (spill.directory, block, self.settings, topics)
+                else:
+                    path, places = write_spilled(spill.directory, block)
+                    job = (spill.directory, path, places, self.settings, topics)
+                    yield _fingerprint_spilled, job
+
+        work = jobs()
+        first = next(work, None)
+        second = next(work, None) if workers.jobs > 1 else None
         if second is None:
             # One batch (a draft, a small feed): starting workers would cost more than it saves.
-            words: dict[int, str] | None = {} if topics else None
-            for stories, _ in itertools.chain([first] if first else [], batches):
-                yield _fingerprint(stories, self.settings, words)
+            for function, args in itertools.chain([first] if first else [], work):
+                yield function(*args)
             return
-        # The first batch is fingerprinted here, so that the compiled loops are loaded once, in
-        # this process, and every worker started after it inherits them (each loading them
-        # itself cost half a second of a core).
-        yield _fingerprint(first[0], self.settings, {} if topics else None)
+        # The compiled loops are loaded here, once, and every worker started after inherits
+        # them: each loading them itself cost half a second of a core.
+        load_compiled(self.settings)
         pool = workers.start()
         pending: deque = deque()
-        for _, places in itertools.chain([second], batches):
-            job = (path, places, self.settings, topics)
-            pending.append(pool.apply_async(_fingerprint_spilled, job))
+        for function, args in itertools.chain([first, second], work):
+            pending.append(pool.apply_async(function, args))
             if len(pending) >= 2 * workers.jobs:
                 yield pending.popleft().get()
         while pending:
@@ -481,7 +469,7 @@ class Detector:
         verified: Verified,
         wanted: np.ndarray,
         numbers: np.ndarray,
-        spill: _Spill,
+        spill: Spill,
         workers: _Workers,
     ) -> dict[int, tuple[str, ...]]:
         """The shared passages of the pairs reported (``pipeline.passages``), shared out among
@@ -497,14 +485,10 @@ class Detector:
             )
             places = spill.places(numbers[rows])
             pairs = ends.reshape(2, -1).T
-            jobs.append(
-                (
-                    part,
-                    workers.pool.apply_async(
-                        _explain_spilled, (spill.path, places, pairs, self.settings)
-                    ),
-                )
+            job = workers.pool.apply_async(
+                _explain_spilled, (spill.paths, places, pairs, self.settings)
             )
+            jobs.append((part, job))
         return {
             k: shared
             for part, job in jobs

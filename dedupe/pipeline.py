@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from dedupe.compiled import compile_now
 from dedupe.fingerprint import Prints, fingerprint
 from dedupe.group import Grouped, duplicates, exact_copies, fitness, group, relation_of
 from dedupe.index import band_keys, candidate_pairs
@@ -42,6 +43,17 @@ def fingerprint_batch(
     """Fingerprints and band keys of a batch: the unit of work of every engine's workers."""
     prints = fingerprint(stories, settings, words)
     return prints, band_keys(prints, settings)
+
+
+def load_compiled(settings: Settings) -> None:
+    """Compile (or load from numba's cache) the loops that fingerprinting runs, now: a process
+    about to start workers loads them once, and its workers inherit them."""
+    compile_now()
+    fingerprint_batch([_WARM_UP], settings)
+
+
+# A story that runs every fingerprinting loop: title, body, a number with separators, names.
+_WARM_UP = Story(id="warm-up", title="A Title", body="The Bank of Chile said 10,000 rose.")
 
 
 def version_names(versions: Mapping[str, int], taken: Container[str]) -> dict[str, list[str]]:

@@ -70,13 +70,14 @@ class Rows:
 
 
 def gather(parts: list[Rows], order: np.ndarray) -> Rows:
-    """The rows of every part, one part after the other, then taken in ``order``: each value
-    copied once, straight to its place. ``parts`` is emptied as it goes, each part let go once
-    copied, so that gathering a million stories' sets holds them once, not twice."""
+    """The rows of every part, one part after the other, then taken in ``order`` (which may
+    leave rows out): each value copied once, straight to its place. ``parts`` is emptied as it
+    goes, each part let go once copied, so that gathering a million stories' sets holds them
+    once, not twice."""
     lengths = np.concatenate([p.lengths for p in parts])
     offsets = np.zeros(len(order) + 1, dtype=np.int64)
     np.cumsum(lengths[order], out=offsets[1:])
-    start = np.empty(len(lengths), dtype=np.int64)
+    start = np.full(len(lengths), -1, dtype=np.int64)
     start[order] = offsets[:-1]
     values = np.empty(offsets[-1], dtype=parts[0].values.dtype if parts else np.uint32)
     worth(len(values))
@@ -90,16 +91,18 @@ def gather(parts: list[Rows], order: np.ndarray) -> Rows:
 
 
 def scatter_order(parts: list[np.ndarray], order: np.ndarray) -> np.ndarray:
-    """The arrays joined, then taken in ``order`` (along their first axis), each copied once;
-    ``parts`` is emptied as it goes."""
-    place = np.empty(len(order), dtype=np.int64)
+    """The arrays joined, then taken in ``order`` (along their first axis; it may leave rows
+    out), each copied once; ``parts`` is emptied as it goes."""
+    place = np.full(sum(len(part) for part in parts), -1, dtype=np.int64)
     place[order] = np.arange(len(order))
     out = np.empty((len(order), *parts[0].shape[1:]), dtype=parts[0].dtype)
     first = 0
     parts.reverse()
     while parts:
         part = parts.pop()
-        out[place[first : first + len(part)]] = part
+        taken = place[first : first + len(part)]
+        kept = taken >= 0
+        out[taken[kept]] = part[kept]
         first += len(part)
     return out
 
@@ -143,7 +146,9 @@ def unique_rows(rows: Rows) -> Rows:
 @jit
 def _scatter(values, offsets, start, out):
     for r in range(len(offsets) - 1):
-        out[start[r] : start[r] + offsets[r + 1] - offsets[r]] = values[offsets[r] : offsets[r + 1]]
+        if start[r] >= 0:
+            stop = start[r] + offsets[r + 1] - offsets[r]
+            out[start[r] : stop] = values[offsets[r] : offsets[r + 1]]
 
 
 @jit

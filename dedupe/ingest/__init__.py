@@ -14,8 +14,10 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO, Literal, Protocol, cast
 
 from ..story import Story
 from .csv_table import read_csv
@@ -32,7 +34,15 @@ from .source import DECOMPRESSION_ERRORS, Line, OpenedInput, iter_lines, open_in
 from .text import read_text
 from .warc import looks_like_warc, read_warc
 
-__all__ = ["FORMATS", "MAX_BODY_CHARS", "InputError", "input_size", "read"]
+__all__ = [
+    "FORMATS",
+    "MAX_BODY_CHARS",
+    "InputError",
+    "LineBlock",
+    "Reading",
+    "input_size",
+    "read",
+]
 
 FORMATS = ("jsonl", "json", "csv", "feed", "html", "warc", "page", "text")
 STDIN = "-"
@@ -70,8 +80,9 @@ def read(
     stdin: BinaryIO | None = None,
     records: Callable[[int], None] | None = None,
     consumed: Callable[[int], None] | None = None,
-) -> Iterator[Story]:
-    """Yield the stories of files, folders (recursively) and "-" (stdin), in order.
+) -> Reading:
+    """The stories of files, folders (recursively) and "-" (stdin), in order, read as they are
+    iterated (``Reading``).
 
     Folders are read in sorted path order, hidden files and folders left out. Each input's
     format is told from its content (the extension is a hint) unless ``input_format`` names one
@@ -98,7 +109,98 @@ def read(
     for item in inputs:
         if os.fspath(item) != STDIN and not os.path.exists(item):
             raise InputError(os.fspath(item), None, "no such file or directory")
-    return _read(inputs, input_format, on_error, errors, stdin, records, consumed)
+    return Reading(inputs, input_format, on_error, errors, stdin, records, consumed)
+
+
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Lines of a JSON Lines input, read but not yet parsed: parsing them into stories, most of
+    what reading costs, can then happen in another process (``parse``)."""
+
+    source: str
+    lines: list[Line]
+
+    def parse(self) -> list[Story | InputError]:
+        """The story or the error of each record, in order."""
+        return list(read_jsonl(self.source, self.lines))
+
+
+class Reading(Iterator[Story]):
+    """The stories of ``read``'s inputs: iterate it for the stories, or ask for ``blocks`` of
+    them, so that a batch job can parse JSON Lines in its worker processes."""
+
+    def __init__(
+        self,
+        inputs: list[str | Path],
+        input_format: str | None,
+        on_error: Literal["skip", "fail"],
+        errors: ErrorSink | None,
+        stdin: BinaryIO | None,
+        records: Callable[[int], None] | None,
+        consumed: Callable[[int], None] | None,
+    ) -> None:
+        self._inputs = inputs
+        self._format = input_format
+        self._on_error = on_error
+        self._errors = errors
+        self._stdin = stdin
+        self._records = records
+        self._consumed = consumed
+        self._stories: Iterator[Story] | None = None
+
+    def __next__(self) -> Story:
+        if self._stories is None:
+            self._stories = cast(Iterator[Story], self._items(None))
+        return next(self._stories)
+
+    def blocks(self, size: int) -> Iterator[list[Story] | LineBlock]:
+        """The stories in blocks of at most ``size``: JSON Lines inputs as ``LineBlock``s of
+        ``size`` lines, to be parsed where they are sent, every other input as lists of the
+        stories read here. Each line block's outcomes (``LineBlock.parse``, or only whether
+        each record was an error) must be given to ``settle``, in the order of the blocks, so
+        that its records are counted and its bad ones reported as iterating would."""
+        stories: list[Story] = []
+        for item in self._items(size):
+            if isinstance(item, LineBlock):
+                if stories:
+                    yield stories
+                    stories = []
+                yield item
+                continue
+            stories.append(item)
+            if len(stories) == size:
+                yield stories
+                stories = []
+        if stories:
+            yield stories
+
+    def settle(self, outcomes: Sequence[InputError | None]) -> None:
+        """Count a parsed line block's records and report its bad ones (None: a story)."""
+        for outcome in outcomes:
+            if self._records is not None:
+                self._records(1)
+            if outcome is not None:
+                self._report(outcome)
+
+    def _report(self, error: InputError) -> None:
+        if self._on_error == "fail":
+            raise error
+        if self._errors is not None:
+            self._errors.append(error)
+
+    def _items(self, block: int | None) -> Iterator[Story | LineBlock]:
+        for name, path in _expand(self._inputs, self._report):
+            items = _read_input(name, path, self._stdin, self._format, self._consumed, block)
+            for item in items:
+                if isinstance(item, LineBlock):
+                    yield item
+                    continue
+                if self._records is not None:
+                    self._records(1)
+                if isinstance(item, InputError):
+                    self._report(item)
+                elif item is not None:
+                    yield item
 
 
 def input_size(inputs: Sequence[str | Path]) -> int | None:
@@ -122,31 +224,6 @@ def input_size(inputs: Sequence[str | Path]) -> int | None:
 def _listed(inputs: Sequence[str | Path]) -> list[str | Path]:
     # A lone path is a sequence of characters; take it as the one input it is meant to be.
     return [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
-
-
-def _read(
-    inputs: Sequence[str | Path],
-    input_format: str | None,
-    on_error: Literal["skip", "fail"],
-    errors: ErrorSink | None,
-    stdin: BinaryIO | None,
-    records: Callable[[int], None] | None,
-    consumed: Callable[[int], None] | None,
-) -> Iterator[Story]:
-    def report(error: InputError) -> None:
-        if on_error == "fail":
-            raise error
-        if errors is not None:
-            errors.append(error)
-
-    for name, path in _expand(inputs, report):
-        for item in _read_input(name, path, stdin, input_format, consumed):
-            if records is not None:
-                records(1)
-            if isinstance(item, InputError):
-                report(item)
-            elif item is not None:
-                yield item
 
 
 def _expand(
@@ -182,11 +259,13 @@ def _read_input(
     stdin: BinaryIO | None,
     input_format: str | None,
     consumed: Callable[[int], None] | None,
-) -> Iterator[Story | InputError | None]:
-    """The stories and bad records of one input; a failure to read it at all ends the list."""
+    block: int | None,
+) -> Iterator[Story | InputError | LineBlock | None]:
+    """The stories and bad records of one input, or its line blocks of ``block`` lines when it
+    is JSON Lines and ``block`` is given; a failure to read it at all ends the list."""
     try:
         with open(path, "rb") if path else nullcontext(stdin or sys.stdin.buffer) as raw:
-            yield from _parse(name, open_input(raw, consumed), input_format)
+            yield from _parse(name, open_input(raw, consumed), input_format, block)
     except InputError as error:
         yield error
     except OSError as error:
@@ -197,8 +276,8 @@ def _read_input(
 
 
 def _parse(
-    name: str, opened: OpenedInput, input_format: str | None
-) -> Iterator[Story | InputError | None]:
+    name: str, opened: OpenedInput, input_format: str | None, block: int | None
+) -> Iterator[Story | InputError | LineBlock | None]:
     encoding = None
     if input_format is None:
         if looks_like_warc(opened.head):
@@ -215,4 +294,7 @@ def _parse(
     if input_format in _STREAM_READERS:
         return _STREAM_READERS[input_format](name, opened.stream)
     encoding = encoding or detect_encoding(opened.head, opened.complete, name)
-    return _LINE_READERS[input_format](name, iter_lines(opened, encoding, name))
+    lines = iter_lines(opened, encoding, name)
+    if input_format == "jsonl" and block is not None:
+        return (LineBlock(name, chunk) for chunk in iter(lambda: list(islice(lines, block)), []))
+    return _LINE_READERS[input_format](name, lines)
