@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import signal
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -66,15 +67,27 @@ class _Read:
 
 
 class _Clock:
-    """Logs how long each stage of a scan took (``dedupe -v``): where a big corpus spends it."""
+    """Logs how long each stage of a scan took and the most memory this process has held so far
+    (``dedupe -v``): where a big corpus spends them."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
 
     def lap(self, message: str, *args: object) -> None:
         now = time.perf_counter()
-        log.info(message + " (%.1f s)", *args, now - self._last)
+        log.info(message + " (%.1f s, peak %s)", *args, now - self._last, _peak_memory())
         self._last = now
+
+
+def _peak_memory() -> str:
+    """The peak resident memory of this process, for people: "1.2 GB"."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return "unknown"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux counts kilobytes, macOS bytes.
+    return f"{peak / (2**30 if sys.platform == 'darwin' else 2**20):.1f} GB"
 
 
 @dataclass(frozen=True, slots=True)

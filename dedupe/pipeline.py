@@ -19,7 +19,7 @@ import numpy as np
 from dedupe.compiled import compile_now
 from dedupe.fingerprint import Prints, fingerprint
 from dedupe.group import Grouped, duplicates, exact_copies, fitness, group, relation_of
-from dedupe.index import band_keys, candidate_pairs
+from dedupe.index import band_keys, band_weights, candidate_pairs
 from dedupe.rows import distinct
 from dedupe.settings import Settings
 from dedupe.story import Evidence, Group, Member, Pair, Story
@@ -90,7 +90,10 @@ def find_groups(
     stage = stage or (lambda *args: None)
     stage("candidates", len(prints))
     reps, copies = exact_copies(prints, settings)
-    candidates = reps[candidate_pairs(keys[reps], settings.max_bucket)]
+    weights = band_weights(settings)
+    candidates = reps[
+        candidate_pairs(keys[reps], settings.max_bucket, settings.max_partners, weights)
+    ]
     lap("%d candidate pairs", len(candidates))
     stage("verifying", len(candidates))
     verified = verify(prints, candidates, settings)

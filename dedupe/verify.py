@@ -15,7 +15,7 @@ measures as arrays. ``explain`` finds the shared passages of the pairs that are 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +33,8 @@ EXACT, NEAR_DUPLICATE, SYNDICATED, TEASER = 1, 2, 3, 4
 _MICROS_PER_DAY = 86_400_000_000
 # Shared passages are searched in the first words only: a huge story would cost its length.
 _PASSAGE_WINDOW = 3000
+# Candidate pairs verified at a time.
+_CHUNK = 1 << 21
 
 
 class Measures(NamedTuple):
@@ -108,7 +110,17 @@ def days_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def verify(prints: Prints, pairs: np.ndarray, settings: Settings) -> Verified:
-    """The accepted pairs among candidate ``pairs`` of rows (an (m, 2) array), in their order."""
+    """The accepted pairs among candidate ``pairs`` of rows (an (m, 2) array), in their order.
+
+    Pairs are verified ``_CHUNK`` at a time: each pair's measures take some forty bytes while it
+    is verified, and a million stories make tens of millions of candidates."""
+    if len(pairs) > _CHUNK:
+        parts = [
+            verify(prints, pairs[k : k + _CHUNK], settings) for k in range(0, len(pairs), _CHUNK)
+        ]
+        return Verified(
+            *(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(Verified))
+        )
     # A pair costs about what tokenizing a few hundred characters does.
     worth(200 * len(pairs))
     a, b = order(prints, pairs)

@@ -14,6 +14,7 @@ import pytest
 from benchmarks.variants import make_syndication_set
 from dedupe import Detector, Story
 from dedupe.ingest import read
+from dedupe.settings import Settings
 from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, SEED, articles, edited
 
 
@@ -49,11 +50,14 @@ def spark():
     session.stop()
 
 
-def same_as_local(stories: list[Story], topics: bool = True) -> None:
+def same_as_local(
+    stories: list[Story], topics: bool = True, settings: Settings | None = None
+) -> None:
     from dedupe.engines.spark import scan_stories
 
-    local = Detector().scan(stories, topics=topics)
-    spark = scan_stories(stories, "local[2]", topics=topics)
+    settings = settings or Settings()
+    local = Detector(settings=settings).scan(stories, topics=topics)
+    spark = scan_stories(stories, "local[2]", settings=settings, topics=topics)
     # As lists of JSON lines: pytest points at the first line that differs, where its diff of
     # two large dicts or strings would take minutes.
     assert lines(spark.to_dict()) == lines(local.to_dict())
@@ -96,6 +100,12 @@ def test_a_generated_syndication_corpus_gives_the_local_report(spark):
     stories = list(corpus.stories)
     assert len(stories) > 1200
     same_as_local(stories, topics=False)
+
+
+def test_a_cap_on_partners_keeps_the_same_pairs_in_both_engines(spark):
+    # At two partners a story, most stories of this corpus lose some of their candidates.
+    corpus = make_syndication_set(articles(300, seed=3), bases=120, distractors=150, seed=3)
+    same_as_local(list(corpus.stories), topics=False, settings=Settings(max_partners=2))
 
 
 def test_a_dataframe_of_stories_gives_the_local_report(spark):

@@ -46,6 +46,7 @@ from pyspark.sql.types import (
 from dedupe.detector import BATCH
 from dedupe.fingerprint import Prints
 from dedupe.group import fitness, group, same_text
+from dedupe.index import band_weights
 from dedupe.ingest.records import BODY_ALIASES, story_from_record
 from dedupe.pipeline import (
     fingerprint_batch,
@@ -228,7 +229,7 @@ def _scan(spark: SparkSession, df: DataFrame, read, settings: Settings, topics: 
         reps = prints.select("id").join(
             copies.select(F.explode("copies").alias("id")), "id", "left_anti"
         )
-        candidates = _candidate_pairs(spark, prints, reps, settings.max_bucket)
+        candidates = _candidate_pairs(spark, prints, reps, settings)
         accepted = _verify(candidates, prints, settings).persist(StorageLevel.MEMORY_AND_DISK)
         labels = _components(spark, accepted)
         groups, kept = _groups(reps, copies, labels, prints, accepted, parts, settings)
@@ -442,20 +443,25 @@ def _same_text(members: list[tuple[str, int, int, bool]], settings: Settings) ->
     return [(ids[rep], [ids[c] for c in held.tolist()]) for rep, held in found if len(held)]
 
 
-def _bucket_pairs(members: Sequence[str], max_bucket: int) -> Iterator[tuple[str, str]]:
+def _bucket_pairs(
+    members: Sequence[str], max_bucket: int, weight: int
+) -> Iterator[tuple[str, str, int]]:
     """``candidate_pairs``' rule for one bucket, its members in id order: every pair, or in a
-    bucket larger than ``max_bucket`` each member with the first ``max_bucket`` members only."""
+    bucket larger than ``max_bucket`` each member with the first ``max_bucket`` members only;
+    each with the weight of the bucket's band."""
     members = sorted(members)
     for i, a in enumerate(members[:max_bucket]):
         for b in members[i + 1 :]:
-            yield a, b
+            yield a, b, weight
 
 
 def _candidate_pairs(
-    spark: SparkSession, prints: DataFrame, reps: DataFrame, max_bucket: int
+    spark: SparkSession, prints: DataFrame, reps: DataFrame, settings: Settings
 ) -> DataFrame:
-    """(a, b), a < b: representatives that share a band key, each pair once. A bucket is one key
-    in one band, as ``candidate_pairs`` cuts one band column at a time."""
+    """(a, b), a < b: representatives that share a band key, each pair once, by the rules of
+    ``index.candidate_pairs``: a bucket is one key in one band, and a story with more than
+    ``max_partners`` partners keeps those it shares the most with (the weights of the bands
+    they share), ties to the lower id; a pair stays when either of its stories keeps it."""
     keys = (
         prints.join(reps, "id", "left_semi")
         .select("id", F.posexplode("keys").alias("band", "key"))
@@ -466,8 +472,27 @@ def _candidate_pairs(
         .agg(F.collect_list("id").alias("members"))
         .where(F.size("members") > 1)
     )
-    pairs = buckets.rdd.flatMap(lambda row: _bucket_pairs(row.members, max_bucket))
-    return spark.createDataFrame(pairs, "a string, b string").distinct()
+    max_bucket = settings.max_bucket
+    weights = band_weights(settings).tolist()
+    pairs = buckets.rdd.flatMap(
+        lambda row: _bucket_pairs(row.members, max_bucket, weights[row.band])
+    )
+    shared = (
+        spark.createDataFrame(pairs, "a string, b string, weight long")
+        .groupBy("a", "b")
+        .agg(F.sum("weight").alias("shared"))
+    )
+    ends = shared.select(F.col("a").alias("story"), F.col("b").alias("other"), "a", "b", "shared")
+    ends = ends.unionByName(
+        shared.select(F.col("b").alias("story"), F.col("a").alias("other"), "a", "b", "shared")
+    )
+    partners = Window.partitionBy("story").orderBy(F.desc("shared"), F.asc("other"))
+    return (
+        ends.withColumn("rank", F.row_number().over(partners))
+        .where(F.col("rank") <= settings.max_partners)
+        .select("a", "b")
+        .distinct()
+    )
 
 
 def _verify(candidates: DataFrame, prints: DataFrame, settings: Settings) -> DataFrame:
