@@ -23,6 +23,7 @@ COUNTS = [
     "title_bands",
     "title_rows",
     "max_bucket",
+    "max_candidates",
     "shared_min_tokens",
     "topic_block_size",
     "topic_min_size",
