@@ -50,8 +50,8 @@ class Settings:
     # verdict names at most this many matches. On benchmarks/index_speed.py's stories (and
     # teasers made of their first 40 words under new titles), ranked so, the best 16 kept every
     # edited copy and every teaser's article that LSH proposed at all, at 100k and at 300k
-    # stories; copies share 59 to 80 of a story's ~80 keys, teasers 1 to 12. Ranked by the
-    # count of keys alone, 32 lost 3 teasers in 484 at 300k. Without a cap a check fetched up
+    # stories; copies share 59 to 80 of a story's 80 keys, teasers 1 to 17. Ranked by the
+    # count of keys alone, 32 lost 3 teasers in 484 at 300k. Without a cap a check proposed up
     # to 172 stories at 100k, 681 at 300k and 2,050 at 1M (benchmarks/RESULTS.md).
     max_candidates: int = 32
 
