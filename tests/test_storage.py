@@ -542,7 +542,7 @@ def _overwrite(spec: str, story_id: str, column: str, value: bytes | str) -> Non
     client = redis.Redis.from_url(spec.split("?")[0])
     if column == "record":
         entry = client.hget(f"{prefix}:rec", story_id)
-        head = entry[: 6 + int.from_bytes(entry[4:6], "big")]
+        head = entry[: 8 + int.from_bytes(entry[4:8], "big")]
         value = head + (value if isinstance(value, bytes) else value.encode())
     client.hset(f"{prefix}:rec", story_id, value)
 

@@ -284,10 +284,11 @@ def suffix(key: int) -> bytes:
 
 def postings(folded: Sequence[int], seq: int) -> dict[int, bytes]:
     """A story's postings by bucket, for its folded keys and its sequence number."""
-    number = seq.to_bytes(SEQ_BYTES, "big")
+    packed = seq.to_bytes(SEQ_BYTES, "big")
     found: dict[int, bytes] = {}
     for key in folded:
-        found[bucket(key)] = found.get(bucket(key), b"") + suffix(key) + number
+        number = bucket(key)
+        found[number] = found.get(number, b"") + suffix(key) + packed
     return found
 
 

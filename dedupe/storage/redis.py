@@ -6,7 +6,7 @@ the index starts with ``name:`` (default ``dedupe``), so several indexes can sha
     {p}:meta        hash    schema version
     {p}:next        string  the last sequence number given (INCR)
     {p}:rec         hash    id -> the story's sequence number (4 bytes), the length of its
-                            bucket list (2 bytes), the list (``codec.pack_buckets``), then the
+                            bucket list (4 bytes), the list (``codec.pack_buckets``), then the
                             zlib JSON of the story (``codec.encode_record``)
     {p}:ids         hash    sequence number -> id
     {p}:time        zset    sequence number, scored by its moment in microseconds
@@ -86,9 +86,8 @@ SCHEMA_VERSION = 4
 DEFAULT_PREFIX = "dedupe"
 # No ':' so that one index's key names can never fall under another's prefix.
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-# A record's bucket list is at most this long (its length is kept in 2 bytes): 2**16 bytes
-# hold the buckets of any number of band keys (there are 2**18).
-_BUCKET_LIST_BYTES = 2
+# The bytes that give the length of a record's bucket list.
+_LENGTH_BYTES = 4
 # stats() measures every this-many-th bucket and scales up.
 _BUCKET_SAMPLE = 64
 # Stories per script call: a call of 100 holds the server for some 20 ms.
@@ -246,13 +245,13 @@ local function forget(id)
   redis.call('HDEL', KEYS[1], id)
   -- A damaged entry (written by something else) still lets its story go; postings it cannot
   -- name stay behind, pointing to no story, which lookups pass over.
-  if #entry < 6 then return 1 end
-  local seq, size = struct.unpack('>I4>I2', entry)
+  if #entry < 8 then return 1 end
+  local seq, size = struct.unpack('>I4>I4', entry)
   if redis.call('HGET', KEYS[2], seq) == id then
     redis.call('HDEL', KEYS[2], seq)
     redis.call('ZREM', KEYS[3], seq)
   end
-  local numbers = #entry >= 6 + size and buckets(entry, 7, 6 + size)
+  local numbers = #entry >= 8 + size and buckets(entry, 9, 8 + size)
   if not numbers then return 1 end
   local packed = string.sub(entry, 1, 4)
   for _, number in ipairs(numbers) do
@@ -356,7 +355,7 @@ def _chunks(items: Sequence, size: int = _STEP) -> Iterator[Sequence]:
 def _record(entry: bytes) -> bytes:
     """The zlib JSON of a story's entry in the records hash; what is left of a damaged entry,
     which then fails to decode, naming the story."""
-    start = SEQ_BYTES + _BUCKET_LIST_BYTES
+    start = SEQ_BYTES + _LENGTH_BYTES
     size = int.from_bytes(entry[SEQ_BYTES:start], "big")
     return entry[start + size :]
 
@@ -651,7 +650,7 @@ class RedisStorage:
         for story, keys in items:
             folded = folded_keys(keys)
             numbers = pack_buckets(map(bucket, folded))
-            record = len(numbers).to_bytes(_BUCKET_LIST_BYTES, "big") + numbers
+            record = len(numbers).to_bytes(_LENGTH_BYTES, "big") + numbers
             record += encode_record(story)
             encoded.append((story.id, record, story_time(story, now), pack_keys(folded)))
         given: list[int | None] = []
