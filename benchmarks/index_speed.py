@@ -18,6 +18,9 @@ is written to the repository. Without ``--index`` the index lives in a temporary
 Redis a temporary redis-server (append-only, as in production) is started on a free port. With
 ``--index``, ``--build-only`` builds (or finishes building) a large index once, and later runs on
 the same ``--index`` and ``--stories`` measure it without building again.
+
+``--counts`` measures nothing that depends on the machine or its load: bytes per story, stories
+fetched per check, and the share of copies found and new drafts called new.
 """
 
 from __future__ import annotations
@@ -205,15 +208,15 @@ def _fill_worker(spec: str, sentences: Sentences, seed: int, numbers: range, bat
 
 @dataclass(frozen=True, slots=True)
 class Checks:
-    checks: Phase
-    lookups: Phase  # the storage's part alone: get(lookup(keys)), keys made beforehand
+    checks: Phase | None  # None when not timed
+    lookups: Phase | None  # the storage's part alone: the candidates fetched, keys made beforehand
     candidates: list[int]  # stories fetched per check
     found: float  # share of the edited copies called duplicates
     clean: float  # share of the new drafts called new
 
 
 def measure_checks(
-    detector: Detector, sentences: Sentences, seed: int, indexed: int, samples: int
+    detector: Detector, sentences: Sentences, seed: int, indexed: int, samples: int, timing: bool
 ) -> Checks:
     """Drafts checked one at a time, every other one a light edit of an indexed story."""
     rng = random.Random(seed)
@@ -224,27 +227,25 @@ def measure_checks(
             drafts.append(light_edit(original, f"draft-{k}", rng))
         else:
             drafts.append(make_story(sentences, seed, PROBES - 1 - k, f"draft-{k}"))
-    storage, settings = detector.index_.storage, detector.settings
-    keys = [
-        [int(k) for k in row if k] for row in band_keys(fingerprint(drafts, settings), settings)
-    ]
+    index, settings = detector.index_, detector.settings
+    keys = band_keys(fingerprint(drafts, settings), settings)
     detector.check(drafts[0])  # connections open, caches warm
     verdicts: list[bool] = []
-    checks = timed(
-        [partial(lambda d: verdicts.append(detector.check(d).is_duplicate), d) for d in drafts],
-        lambda: None,
-    )
     candidates: list[int] = []
-    lookups = timed(
-        [
-            partial(lambda k: candidates.append(len(storage.get(storage.lookup(k)))), k)
-            for k in keys
-        ],
-        list,
-    )
+    checks = [partial(lambda d: verdicts.append(detector.check(d).is_duplicate), d) for d in drafts]
+    lookups = [
+        partial(lambda d, k: candidates.append(len(index.candidates(d.id, k))), d, k)
+        for d, k in zip(drafts, keys, strict=True)
+    ]
+    if timing:
+        timed_checks, timed_lookups = timed(checks, lambda: None), timed(lookups, list)
+    else:
+        for call in checks + lookups:
+            call()
+        timed_checks = timed_lookups = None
     copies, new = verdicts[0::2], verdicts[1::2]
     found, clean = sum(copies) / max(1, len(copies)), (len(new) - sum(new)) / max(1, len(new))
-    return Checks(checks, lookups, candidates, found, clean)
+    return Checks(timed_checks, timed_lookups, candidates, found, clean)
 
 
 def measure_adds(
@@ -319,7 +320,7 @@ def run(args: argparse.Namespace, spec: str | None) -> list[tuple[str, str]]:
         ("bytes per story (stats().bytes / stories)", f"{stats.bytes / stats.stories:,.0f}"),
         ("index size", f"{stats.bytes / 2**20:,.1f} MiB"),
     ]
-    if added:
+    if added and not args.counts:
         builders = 1 if spec is None else args.processes
         rows.append((
             f"build: add_many of {args.batch}, {builders} process(es), fingerprinting included",
@@ -329,9 +330,13 @@ def run(args: argparse.Namespace, spec: str | None) -> list[tuple[str, str]]:
         detector.index_.storage.close()
         return rows
 
-    checked = measure_checks(detector, sentences, args.seed, args.stories, args.samples)
-    rows.append(("Detector.check p50 / p99, 1 process", summary([checked.checks])))
-    rows.append(("  of which storage get(lookup(keys)) p50 / p99", summary([checked.lookups])))
+    checked = measure_checks(
+        detector, sentences, args.seed, args.stories, args.samples, not args.counts
+    )
+    if checked.checks and checked.lookups:
+        rows.append(("Detector.check p50 / p99, 1 process", summary([checked.checks])))
+        rows.append(("  of which the storage's, candidates(keys), p50 / p99",
+                     summary([checked.lookups])))  # fmt: skip
     many = checked.candidates
     rows.append((
         "  stories fetched per check p50 / p99 / max",
@@ -341,6 +346,9 @@ def run(args: argparse.Namespace, spec: str | None) -> list[tuple[str, str]]:
         "  edited copies found / new drafts called new",
         f"{checked.found:.1%} / {checked.clean:.1%}",
     ))  # fmt: skip
+    if args.counts:
+        detector.index_.storage.close()
+        return rows
 
     # Past every earlier run's probes: each run grows the index by more than it numbers.
     first = PROBES + 10 * stats.stories
@@ -406,6 +414,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="build (or finish building) the index and report its size, measure nothing: "
         "with --index, a large index can be built once and measured by later runs",
+    )
+    parser.add_argument(
+        "--counts",
+        action="store_true",
+        help="measure only what does not depend on the machine: bytes per story, stories "
+        "fetched per check, copies found; no latencies and no adds",
     )
     parser.add_argument("--data", type=Path, help="the shared data folder")
     args = parser.parse_args(argv)

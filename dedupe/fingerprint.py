@@ -94,17 +94,20 @@ class Prints:
 
     @staticmethod
     def concat(parts: Sequence[Prints]) -> Prints:
-        """The stories of every part, one part after the other."""
+        """The stories of every part, one part after the other: a few stories (a draft and
+        its candidates), whose memory is not worth giving back to the system."""
         if len(parts) == 1:
             return parts[0]
-        return Prints.gather(list(parts), np.arange(sum(len(p) for p in parts)))
+        order = np.arange(sum(len(p) for p in parts))
+        return Prints.gather(list(parts), order, release=False)
 
     @staticmethod
-    def gather(parts: list[Prints], order: np.ndarray) -> Prints:
+    def gather(parts: list[Prints], order: np.ndarray, release: bool = True) -> Prints:
         """The stories of every part, one part after the other, then taken in ``order``: each
         value is copied once, straight to its place. ``parts`` is emptied, and each part's
-        arrays let go as soon as they are copied: a million stories' fingerprints are held
-        once, not twice."""
+        arrays let go as soon as they are copied, and with ``release`` their memory given back
+        to the system after each field (``release_freed``, which walks the whole heap): a
+        million stories' fingerprints are held once, not twice."""
         order = np.asarray(order, dtype=np.int64)
         columns = {f.name: [getattr(p, f.name) for p in parts] for f in fields(Prints)}
         parts.clear()
@@ -119,7 +122,8 @@ class Prints:
             else:
                 joined[name] = scatter_order(values, order)
             del values
-            release_freed()
+            if release:
+                release_freed()
         return Prints(**joined)  # type: ignore[arg-type]
 
 

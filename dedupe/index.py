@@ -12,6 +12,7 @@ The same band keys serve the batch path (sort and cut runs of equal keys) and th
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from dedupe.compiled import jit, worth
+from dedupe.compiled import compile_now, jit, worth
 from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, mix64, signatures
 from dedupe.rows import Rows
 from dedupe.settings import Settings
@@ -32,6 +33,10 @@ from dedupe.verify import RELATIONS, explain, verify
 # meet the same stored stories again and again (one beat, one bucket), and fingerprinting them
 # was most of a check's time.
 _KNOWN_FINGERPRINTS = 10_000
+# The story checked or added one at a time at which the loops are compiled (see
+# ``Index._fingerprint``): a ``dedupe check`` of a draft or a few stays interpreted, a crawler
+# runs compiled from its eighth story on.
+_COMPILE_AT = 8
 
 
 def channels(prints: Prints, settings: Settings) -> list[tuple[Rows, int, int]]:
@@ -117,19 +122,18 @@ class Index:
         self.settings = settings
         self._known: OrderedDict[Story, Prints] = OrderedDict()
         self._known_lock = threading.Lock()
+        self._asked = itertools.count(1)
 
     def check(self, story: Story) -> Verdict:
         """The stored stories that ``story`` copies or is copied by; stores nothing."""
-        prints = fingerprint([story], self.settings)
-        keys = band_keys(prints, self.settings)[0]
+        prints, keys = self._fingerprint(story)
         return Verdict(story.id, self._matches(story, prints, self.candidates(story.id, keys)))
 
     def add(self, story: Story, *, only_new: bool = False) -> Verdict:
         """Store ``story``, then check it against the stories that arrived before it (see
         ``Detector.add``)."""
         check_storable(story)
-        prints = fingerprint([story], self.settings)
-        keys = band_keys(prints, self.settings)[0]
+        prints, keys = self._fingerprint(story)
         seq = self.storage.add(story, _keys(keys))
         if seq is None:
             held = self.candidates(story.id, keys)
@@ -181,14 +185,31 @@ class Index:
 
     def candidates(self, story_id: str, keys: np.ndarray, before: int | None = None) -> list[Story]:
         """Stored stories that share a band key (with ``before``: only those that arrived
-        earlier), and the stored story with the same id, if any."""
-        ids = set(self.storage.lookup(_keys(keys), before))
-        if before is None and story_id in self.storage:
-            ids.add(story_id)
-        return self.storage.get(sorted(ids))
+        earlier), at most ``Settings.max_candidates`` of them; and the stored story with the
+        same id, if any."""
+        ids = self.storage.lookup(_keys(keys), before, self.settings.max_candidates)
+        if before is None:
+            # Asked for with the others: ``get`` leaves it out when it is not held.
+            ids = sorted({*ids, story_id})
+        return self.storage.get(ids)
 
-    def _fingerprints(self, stories: Sequence[Story]) -> Prints:
-        """Fingerprints of stored stories, from the cache when the same record was seen."""
+    def _fingerprint(self, story: Story) -> tuple[Prints, np.ndarray]:
+        """The fingerprint and band keys of a story checked or added on its own.
+
+        The loops are compiled at the ``_COMPILE_AT``-th such story, not when the work done
+        would pay for it (``compiled.worth``, some 150 stories): a process that checks stories
+        one at a time (a crawler) goes on checking them, and interpreted, each check
+        fingerprints its draft and its candidates not seen before word by word in Python. A
+        one-draft ``dedupe check`` stays interpreted: it answers before numba would have loaded.
+        """
+        if next(self._asked) == _COMPILE_AT:
+            compile_now()
+        prints = fingerprint([story], self.settings)
+        return prints, band_keys(prints, self.settings)[0]
+
+    def _fingerprints(self, stories: Sequence[Story]) -> list[Prints]:
+        """Fingerprints of stored stories, each on its own, from the cache when the same record
+        was seen."""
         with self._known_lock:
             known = {s: self._known[s] for s in stories if s in self._known}
         missing = [s for s in stories if s not in known]
@@ -201,20 +222,26 @@ class Index:
                 self._known.move_to_end(s)
             while len(self._known) > _KNOWN_FINGERPRINTS:
                 self._known.popitem(last=False)
-        return Prints.concat([known[s] for s in stories])
+        return [known[s] for s in stories]
 
     def _matches(
         self, story: Story, prints: Prints, candidates: Sequence[Story]
     ) -> tuple[Match, ...]:
         if not candidates:
             return ()
-        both = Prints.concat([prints, self._fingerprints(candidates)])
+        both = Prints.concat([prints, *self._fingerprints(candidates)])
         pairs = np.stack(
             [np.zeros(len(candidates), np.int64), np.arange(1, len(candidates) + 1)], axis=1
         )
         found = verify(both, pairs, self.settings)
+        if not len(found):
+            return ()
+        # Shared passages only for the pairs reported: each story explained is tokenized again.
         stories = [story, *candidates]
-        shared = explain(stories, np.stack([found.a, found.b], axis=1), self.settings)
+        rows = np.unique(np.concatenate([found.a, found.b]))
+        explained = [stories[r] for r in rows.tolist()]
+        local = np.searchsorted(rows, np.stack([found.a, found.b], axis=1))
+        shared = explain(explained, local, self.settings)
         matches = []
         for k, b in enumerate(found.b.tolist()):
             # The draft is row 0, one end of every pair.

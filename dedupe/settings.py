@@ -51,6 +51,16 @@ class Settings:
     # stories of the 1M speed corpus, 32 kept 85% of the candidates and lost 15 of 104,494
     # accepted pairs; the labelled sets, smaller, keep every pair.
     max_partners: int = 32
+    # The streaming check's counterpart: a draft is verified against at most this many stored
+    # stories, those sharing the most band keys with it, each key weighted by how few stories
+    # it is shared with (a stock phrase's key, shared with hundreds, counts for little); so a
+    # verdict names at most this many matches. On benchmarks/index_speed.py's stories (and
+    # teasers made of their first 40 words under new titles), ranked so, the best 16 kept every
+    # edited copy and every teaser's article that LSH proposed at all, at 100k and at 300k
+    # stories; copies share 59 to 80 of a story's 80 keys, teasers 1 to 17. Ranked by the
+    # count of keys alone, 32 lost 3 teasers in 484 at 300k. Without a cap a check proposed up
+    # to 172 stories at 100k, 681 at 300k and 2,050 at 1M (benchmarks/RESULTS.md).
+    max_candidates: int = 32
 
     # --- verify ------------------------------------------------------------------------------
     near_duplicate_jaccard: float = 0.8
@@ -153,6 +163,7 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "title_rows": _COUNT,
     "max_bucket": _COUNT,
     "max_partners": _COUNT,
+    "max_candidates": _COUNT,
     "near_duplicate_jaccard": _SHARE,
     "syndicated_containment": _SHARE,
     "syndicated_jaccard": _SHARE,

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from dedupe.fingerprint import fingerprint
@@ -5,7 +9,7 @@ from dedupe.index import Index, band_keys, band_weights, candidate_pairs
 from dedupe.settings import Settings
 from dedupe.storage.memory import MemoryStorage
 from dedupe.story import Story
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, edited
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT, edited
 
 SETTINGS = Settings()
 
@@ -63,3 +67,48 @@ def test_streaming_index_finds_stored_copies():
     assert index.add(HARBOUR_TEASER).is_duplicate
     assert [s.id for s in index.candidates(HARBOUR_TEASER.id, teaser, before=1)] == []
     assert [s.id for s in index.candidates(HARBOUR_TEASER.id, teaser, before=3)] == ["harbour"]
+
+
+def test_a_check_verifies_at_most_max_candidates_and_still_finds_the_copy():
+    index = Index(MemoryStorage(), Settings(max_candidates=3))
+    index.add(HARBOUR)
+    copy = edited(HARBOUR, "copy", {"welcomed": "praised"})
+    original, draft = band_keys(fingerprint([HARBOUR, copy], SETTINGS), SETTINGS)
+    shared = sorted(set(original.tolist()) & set(draft.tolist()) - {0})
+    # Twenty stories each stored under one of the keys the copy shares with its original, as
+    # stories sharing a stock phrase would be, and stored after it.
+    for n in range(20):
+        filler = Story(id=f"filler-{n}", title=f"Notice {n}", body=f"Road {n} closes.")
+        index.storage.add(filler, [shared[n]])
+    held = index.candidates(copy.id, draft)
+    assert len(held) == 3 and "harbour" in [s.id for s in held]
+    assert [m.story_id for m in index.check(copy).matches] == ["harbour"]
+    assert len(Index(index.storage, SETTINGS).candidates(copy.id, draft)) == 21
+
+
+COMPILING = """
+from dedupe import Detector, Story
+from dedupe.compiled import is_compiled
+detector = Detector()
+compiled = []
+for n in range(9):
+    detector.check(Story(id=f"d{n}", title="Night trains", body=f"Night trains run again {n}."))
+    compiled.append(is_compiled())
+print(compiled)
+"""
+
+
+def test_a_process_checking_story_after_story_compiles_its_loops_early():
+    # One draft is checked interpreted (numba would take longer to load than the check); a
+    # crawler's stream runs compiled from its eighth story, long before the work done would
+    # pay for compiling.
+    environment = {k: v for k, v in os.environ.items() if k != "DEDUPE_KERNELS"}
+    result = subprocess.run(
+        [sys.executable, "-c", COMPILING],
+        env={**environment, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str([False] * 7 + [True] * 2)

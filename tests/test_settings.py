@@ -24,6 +24,7 @@ COUNTS = [
     "title_rows",
     "max_bucket",
     "max_partners",
+    "max_candidates",
     "shared_min_tokens",
     "topic_block_size",
     "topic_min_size",

@@ -171,8 +171,8 @@ def test_sqlite_refuses_what_is_not_a_dedupe_index(tmp_path):
     older = tmp_path / "older.sqlite"
     open_storage(str(older)).close()
     with sqlite3.connect(older) as connection:
-        connection.execute("PRAGMA user_version = 1")  # whole 64-bit keys, before folding
-    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 3: rebuild"):
+        connection.execute("PRAGMA user_version = 3")  # a row per band key
+    with pytest.raises(StorageError, match=r"schema version 3; .* reads version 4: rebuild"):
         open_storage(str(older))
 
     with pytest.raises(StorageError, match="does not exist"):
@@ -212,8 +212,8 @@ def test_redis_refuses_keys_that_are_not_a_dedupe_index(redis_server: RedisServe
     with pytest.raises(StorageError, match="schema version 99"):
         open_storage(redis_server.url("newer"))
     open_storage(redis_server.url("older")).close()
-    client.hset("older:meta", "schema", 1)  # whole 64-bit keys in 10-byte postings
-    with pytest.raises(StorageError, match=r"schema version 1; .* reads version 3: rebuild"):
+    client.hset("older:meta", "schema", 3)  # a hash of each story's keys, APPEND's buckets
+    with pytest.raises(StorageError, match=r"schema version 3; .* reads version 4: rebuild"):
         open_storage(redis_server.url("older"))
     with pytest.raises(StorageError, match="prefix"):
         open_storage(redis_server.url("a:b"))
@@ -335,10 +335,10 @@ def test_an_index_that_lost_some_of_its_parts_is_refused(redis_server, redis_url
     storage.add_many([(Story(id=f"s{n}", body=f"Story {n}."), [n + 1]) for n in range(3)])
     client = redis.Redis(port=redis_server.port)
     client.delete(f"{prefix}:rec")
-    damaged = r"is damaged: it holds 0 records, 3 key lists, 3 ids and 3 times: the server lost"
+    damaged = r"is damaged: it holds 0 records, 3 ids and 3 times: the server lost"
     with pytest.raises(StorageError, match=damaged):
         open_storage(redis_url, create=False)
-    client.delete(f"{prefix}:keys", f"{prefix}:ids", f"{prefix}:time")
+    client.delete(f"{prefix}:ids", f"{prefix}:time")
     with pytest.raises(StorageError, match="it holds no story but band-key buckets remain"):
         open_storage(redis_url)
     storage.remove(["s0", "s1", "s2"])  # an index emptied by removal is whole

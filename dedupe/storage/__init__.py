@@ -19,6 +19,10 @@ from typing import Protocol
 
 from dedupe.story import Story
 
+# The weight of a key held by one story (see ``Storage.lookup``): integers, so that every backend
+# ranks alike, to the last tie.
+KEY_WEIGHT = 1 << 20
+
 
 class StorageError(Exception):
     """The index cannot be opened, read or written; the message says which index and why."""
@@ -54,9 +58,14 @@ class Storage(Protocol):
         stored: the caller leaves it out (see ``codec.check_storable``) and tries again."""
         ...
 
-    def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
+    def lookup(
+        self, keys: Sequence[int], before: int | None = None, limit: int | None = None
+    ) -> list[str]:
         """Ids of the stories stored under any of these keys, sorted; with ``before``, only
-        those that arrived before that sequence number."""
+        those that arrived before that sequence number; with ``limit``, only that many: those
+        of the greatest weight, ties to the latest stored. A story weighs the sum of the keys
+        it is stored under, and a key ``KEY_WEIGHT // n`` when n of the stories looked at are
+        stored under it: a rare key says more than one shared by hundreds (a stock phrase)."""
         ...
 
     def get(self, ids: Sequence[str]) -> list[Story]:

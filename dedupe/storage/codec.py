@@ -6,8 +6,10 @@ epoch, so that ordering and range queries on them are exact in SQLite integers a
 (doubles hold integers up to 2**53 exactly).
 
 Band keys are stored folded to ``KEY_BITS`` (40) bits: see ``fold_key``. A band key is a 64-bit
-hash, and a story has some 80 of them, so at 1M stories they are most of the index; 5 bytes
-instead of 8 each save about 0.5 KB per story in either backend.
+hash, and a story has some 80 of them, so at 1M stories they are most of the index. Both backends
+keep them as postings in buckets: the top ``BUCKET_BITS`` of a folded key name its bucket, and
+its posting is the other bits (3 bytes) and the story's sequence number (4 bytes). A story keeps
+only the numbers of its buckets, for its removal (``pack_buckets``): about 2 bytes each.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from typing import Any
 
 from dedupe.storage import StorageError, UnstorableStory
@@ -40,6 +43,19 @@ _KEY_LIMIT = 1 << 64
 KEY_BITS = 40
 KEY_BYTES = KEY_BITS // 8
 _KEY_MASK = (1 << KEY_BITS) - 1
+# 2**18 buckets: at 1M stories of ~80 keys, some 300 postings (2 KB) each; at 100k, 30.
+BUCKET_BITS = 18
+SUFFIX_BITS = KEY_BITS - BUCKET_BITS
+SUFFIX_BYTES = 3
+_SUFFIX_MASK = (1 << SUFFIX_BITS) - 1
+SEQ_BYTES = 4
+POSTING_BYTES = SUFFIX_BYTES + SEQ_BYTES
+# A record is a few KB, too short for zlib to learn the language from it; compressed against
+# the English stop words and common news words shipped in the package, and a record's JSON
+# skeleton, it is a tenth smaller (1,461 to 1,308 B on benchmarks/index_speed.py's stories).
+# The dictionary is part of the storage format, frozen in its own file: records written with
+# one are unreadable with another, so it changes only with the schema versions of the backends.
+RECORD_DICTIONARY = files("dedupe.storage").joinpath("record_dictionary.txt").read_bytes()
 
 
 class DamagedRecord(StorageError):
@@ -132,7 +148,8 @@ def encode_record(story: Story) -> bytes:
         try:
             story.id.encode("utf-8")
             text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            return zlib.compress(text.encode("utf-8"))
+            packer = zlib.compressobj(zdict=RECORD_DICTIONARY)
+            return packer.compress(text.encode("utf-8")) + packer.flush()
         except (UnicodeEncodeError, TypeError, ValueError):
             pass  # named below
     check_storable(story)
@@ -168,7 +185,11 @@ def decode_record(story_id: str, blob: bytes, index: str) -> Story:
         DamagedRecord: the record is not compressed JSON, or not a story.
     """
     try:
-        record = json.loads(zlib.decompress(blob).decode("utf-8"))
+        unpacker = zlib.decompressobj(zdict=RECORD_DICTIONARY)
+        text = unpacker.decompress(blob) + unpacker.flush()
+        if not unpacker.eof:
+            raise ValueError("it is cut short")
+        record = json.loads(text.decode("utf-8"))
     except (zlib.error, UnicodeDecodeError, TypeError, ValueError) as error:
         raise DamagedRecord(index, story_id, f"it is unreadable: {error}") from None
     problem = _record_problem(record)
@@ -246,14 +267,62 @@ def folded_keys(keys: Sequence[int]) -> list[int]:
     return sorted({fold_key(key) for key in unique_keys(keys)})
 
 
-def pack_keys(keys: Sequence[int]) -> bytes:
-    """Band keys, folded, deduplicated and sorted, as big-endian ``KEY_BYTES``-byte integers."""
-    return b"".join(key.to_bytes(KEY_BYTES, "big") for key in folded_keys(keys))
+def pack_keys(folded: Sequence[int]) -> bytes:
+    """Folded band keys as big-endian ``KEY_BYTES``-byte integers."""
+    return b"".join(key.to_bytes(KEY_BYTES, "big") for key in folded)
 
 
-def unpack_keys(packed: bytes) -> list[int]:
-    """The folded keys of ``pack_keys``."""
-    return [
-        int.from_bytes(packed[at : at + KEY_BYTES], "big")
-        for at in range(0, len(packed), KEY_BYTES)
-    ]
+def bucket(key: int) -> int:
+    """The bucket of a folded key."""
+    return key >> SUFFIX_BITS
+
+
+def suffix(key: int) -> bytes:
+    """What a posting keeps of a folded key: the bits below its bucket's."""
+    return (key & _SUFFIX_MASK).to_bytes(SUFFIX_BYTES, "big")
+
+
+def postings(folded: Sequence[int], seq: int) -> dict[int, bytes]:
+    """A story's postings by bucket, for its folded keys and its sequence number."""
+    packed = seq.to_bytes(SEQ_BYTES, "big")
+    found: dict[int, bytes] = {}
+    for key in folded:
+        number = bucket(key)
+        found[number] = found.get(number, b"") + suffix(key) + packed
+    return found
+
+
+def pack_buckets(numbers: Iterable[int]) -> bytes:
+    """Bucket numbers, deduplicated and sorted, as the gaps between them in LEB128 varints:
+    about 2 bytes each for a story's ~80 buckets of 2**18, against 5 for a folded key."""
+    packed = bytearray()
+    last = 0
+    for number in sorted(set(numbers)):
+        gap, last = number - last, number
+        while gap >= 0x80:
+            packed.append(gap & 0x7F | 0x80)
+            gap >>= 7
+        packed.append(gap)
+    return bytes(packed)
+
+
+def unpack_buckets(packed: bytes) -> list[int]:
+    """The bucket numbers of ``pack_buckets``.
+
+    Raises:
+        ValueError: ``packed`` is not such a list (cut short, or not bytes).
+    """
+    if not isinstance(packed, bytes):
+        raise ValueError(f"a bucket list is bytes, not {_json_type(packed)}")
+    numbers: list[int] = []
+    last = gap = shift = 0
+    for byte in packed:
+        gap |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            last += gap
+            numbers.append(last)
+            gap = shift = 0
+    if shift or (numbers and numbers[-1] >> BUCKET_BITS):
+        raise ValueError("the bucket list is damaged")
+    return numbers

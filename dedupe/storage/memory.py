@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dedupe.storage import IndexStats
+from dedupe.storage import KEY_WEIGHT, IndexStats
 from dedupe.storage.codec import (
     check_storable,
     encode_record,
@@ -56,15 +56,22 @@ class MemoryStorage:
                 seqs.append(seq)
         return seqs
 
-    def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
+    def lookup(
+        self, keys: Sequence[int], before: int | None = None, limit: int | None = None
+    ) -> list[str]:
+        weights: Counter[str] = Counter()
         with self._lock:
-            found = {
-                story_id
-                for key in keys
-                for story_id, seq in self._buckets.get(key, {}).items()
-                if before is None or seq < before
-            }
-        return sorted(found)
+            for key in set(keys):
+                found = [
+                    story_id
+                    for story_id, seq in self._buckets.get(key, {}).items()
+                    if before is None or seq < before
+                ]
+                for story_id in found:
+                    weights[story_id] += KEY_WEIGHT // len(found)
+            seqs = {story_id: self._stories[story_id].seq for story_id in weights}
+        ranked = sorted(weights, key=lambda story_id: (-weights[story_id], -seqs[story_id]))
+        return sorted(ranked[:limit])
 
     def get(self, ids: Sequence[str]) -> list[Story]:
         with self._lock:

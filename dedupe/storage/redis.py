@@ -5,9 +5,9 @@ the index starts with ``name:`` (default ``dedupe``), so several indexes can sha
 
     {p}:meta        hash    schema version
     {p}:next        string  the last sequence number given (INCR)
-    {p}:rec         hash    id -> zlib JSON of the story
-    {p}:keys        hash    id -> its sequence number (4 bytes) and folded band keys (5 bytes
-                            each)
+    {p}:rec         hash    id -> the story's sequence number (4 bytes), the length of its
+                            bucket list (4 bytes), the list (``codec.pack_buckets``), then the
+                            zlib JSON of the story (``codec.encode_record``)
     {p}:ids         hash    sequence number -> id
     {p}:time        zset    sequence number, scored by its moment in microseconds
     {p}:b:{n}       string  postings of band-key bucket n: 7 bytes each, the low 22 bits of
@@ -16,12 +16,16 @@ the index starts with ``name:`` (default ``dedupe``), so several indexes can sha
 
 Band keys are folded to 40 bits (``codec.fold_key``: an extra candidate now and then, never a
 changed verdict). Older schemas are refused: version 1 held whole 64-bit keys (10-byte
-postings), version 2 the band keys of dedupe 0.1, whose word hashes were others.
+postings), version 2 the band keys of dedupe 0.1, whose word hashes were others, version 3 each
+story's folded keys in a hash of their own and buckets with APPEND's spare room.
 
 Why buckets: a Redis key costs about 90 bytes, so a set of sequence numbers per band key would
 cost some 8 KB per story for its ~80 keys. Instead the top 18 bits of a folded key pick one of
-2**18 bucket strings of packed postings: 7 bytes per key, plus APPEND's spare room. A lookup
-scans the buckets of its keys on the server: a few KB each up to a few million stories.
+2**18 bucket strings of packed postings: 7 bytes per key. A bucket is written at its exact size
+(GET, then SET of it and its new postings, once per bucket and script call): APPEND is cheaper
+but keeps as much room again spare, a third more memory on average. A lookup scans the buckets
+of its keys on the server: a few KB each up to a few million stories. A story's record holds the
+numbers of its buckets, two bytes each, so that removing it rewrites those buckets only.
 
 Everything is written by Lua scripts, each one atomic on the server: the id check, the sequence
 number, the record and every posting of a story appear together or not at all. What is read back
@@ -57,30 +61,33 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import AuthenticationError, AuthorizationError, OutOfMemoryError
 from redis.retry import Retry
 
-from dedupe.storage import IndexStats, StorageError
+from dedupe.storage import KEY_WEIGHT, IndexStats, StorageError
 from dedupe.storage.codec import (
-    KEY_BITS,
+    BUCKET_BITS,
+    SEQ_BYTES,
+    SUFFIX_BITS,
+    bucket,
     encode_record,
     folded_keys,
     iso,
     micros,
+    pack_buckets,
     pack_keys,
     readable,
     storable_ids,
     story_time,
+    suffix,
 )
 from dedupe.story import Story
 
 log = logging.getLogger("dedupe")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_PREFIX = "dedupe"
 # No ':' so that one index's key names can never fall under another's prefix.
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-# The low bits of a folded band key stored in its posting; the top 18 name its bucket.
-_SUFFIX_BITS = 22
-_SUFFIX_BYTES = 3
-_SUFFIX_MASK = (1 << _SUFFIX_BITS) - 1
+# The bytes that give the length of a record's bucket list.
+_LENGTH_BYTES = 4
 # stats() measures every this-many-th bucket and scales up.
 _BUCKET_SAMPLE = 64
 # Stories per script call: a call of 100 holds the server for some 20 ms.
@@ -105,21 +112,21 @@ local function posting(s, j, seq)
   return bucket, string.char(c % $c) .. string.sub(s, j + 3, j + 4) .. seq
 end
 """).substitute(
-    bits=KEY_BITS - _SUFFIX_BITS,
-    suffix=_SUFFIX_BITS,
-    a=2 ** (KEY_BITS - 8 - _SUFFIX_BITS),
-    b=2 ** (KEY_BITS - 16 - _SUFFIX_BITS),
-    c=2 ** (_SUFFIX_BITS - 16),
+    bits=BUCKET_BITS,
+    suffix=SUFFIX_BITS,
+    a=2 ** (BUCKET_BITS - 8),
+    b=2 ** (BUCKET_BITS - 16),
+    c=2 ** (SUFFIX_BITS - 16),
 )
 
 _ADD = _POSTING + Template(
     """
--- KEYS: next, rec, keys, ids, time, try, meta; ARGV: bucket prefix, then for each story its
--- id, record, moment and packed folded band keys.
-if redis.call('EXISTS', KEYS[7]) == 0 then
+-- KEYS: next, rec, ids, time, try, meta; ARGV: bucket prefix, then for each story its id, its
+-- record (without its sequence number), moment and packed folded band keys.
+if redis.call('EXISTS', KEYS[6]) == 0 then
   return redis.error_reply('ERR $gone')
 end
-local given, fresh = {}, {}
+local given, fresh, added, touched = {}, {}, {}, {}
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if last + (#ARGV - 1) / 4 >= 4294967296 then
   return redis.error_reply('ERR sequence numbers exhausted')
@@ -128,55 +135,75 @@ for i = 2, #ARGV, 4 do
   local id, keys = ARGV[i], ARGV[i + 3]
   if redis.call('HEXISTS', KEYS[2], id) == 1 then
     -- Held: by another call, or by this call's first attempt whose reply was lost.
-    local earlier = not fresh[id] and redis.call('HGET', KEYS[6], id)
+    local earlier = not fresh[id] and redis.call('HGET', KEYS[5], id)
     given[#given + 1] = earlier and tonumber(earlier) or false
   else
     local seq = redis.call('INCR', KEYS[1])
     local packed = struct.pack('>I4', seq)
-    redis.call('HSET', KEYS[2], id, ARGV[i + 1])
-    redis.call('HSET', KEYS[3], id, packed .. keys)
-    redis.call('HSET', KEYS[4], seq, id)
-    redis.call('ZADD', KEYS[5], ARGV[i + 2], seq)
+    redis.call('HSET', KEYS[2], id, packed .. ARGV[i + 1])
+    redis.call('HSET', KEYS[3], seq, id)
+    redis.call('ZADD', KEYS[4], ARGV[i + 2], seq)
     for j = 1, #keys, 5 do
       local number, entry = posting(keys, j, packed)
-      -- APPEND leaves up to as much room again as a bucket holds (a third more memory on
-      -- average), but costs the same at any size; GET and SET would copy the bucket each time.
-      redis.call('APPEND', ARGV[1] .. number, entry)
+      if not added[number] then
+        added[number] = {}
+        touched[#touched + 1] = number
+      end
+      table.insert(added[number], entry)
     end
-    redis.call('HSET', KEYS[6], id, seq)
+    redis.call('HSET', KEYS[5], id, seq)
     given[#given + 1] = seq
   end
   fresh[id] = true
 end
+for _, number in ipairs(touched) do
+  local bucket = ARGV[1] .. number
+  local postings = redis.call('GET', bucket) or ''
+  redis.call('SET', bucket, postings .. table.concat(added[number]))
+end
 -- A retry comes within seconds; a minute is ample.
-redis.call('EXPIRE', KEYS[6], 60)
+redis.call('EXPIRE', KEYS[5], 60)
 return given
 """
 ).substitute(gone=_GONE)
 
 _LOOKUP = Template("""
--- KEYS: ids, meta; ARGV: bucket prefix, before ('' for none), then a bucket and a key suffix
--- per key.
+-- KEYS: ids, meta; ARGV: bucket prefix, before ('' for none), limit ('' for none), then a
+-- bucket and a key suffix per key.
 if redis.call('EXISTS', KEYS[2]) == 0 then
   return redis.error_reply('ERR $gone')
 end
-local before = tonumber(ARGV[2])
-local seqs, seen = {}, {}
-for i = 3, #ARGV, 2 do
+local before, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local weights, seqs = {}, {}
+for i = 4, #ARGV, 2 do
   local postings = redis.call('GET', ARGV[1] .. ARGV[i])
+  local found = {}
   if postings then
     local at = string.find(postings, ARGV[i + 1], 1, true)
     while at do
       if at % 7 == 1 then
         local seq = struct.unpack('>I4', postings, at + 3)
-        if (not before or seq < before) and not seen[seq] then
-          seen[seq] = true
-          seqs[#seqs + 1] = seq
-        end
+        if not before or seq < before then found[#found + 1] = seq end
       end
       at = string.find(postings, ARGV[i + 1], at + 1, true)
     end
   end
+  local weight = math.floor($weight / math.max(#found, 1))
+  for _, seq in ipairs(found) do
+    if weights[seq] then
+      weights[seq] = weights[seq] + weight
+    else
+      weights[seq] = weight
+      seqs[#seqs + 1] = seq
+    end
+  end
+end
+if limit and #seqs > limit then
+  table.sort(seqs, function(x, y)
+    if weights[x] ~= weights[y] then return weights[x] > weights[y] end
+    return x > y
+  end)
+  for k = #seqs, limit + 1, -1 do seqs[k] = nil end
 end
 local ids = {}
 for i = 1, #seqs, 1000 do
@@ -186,47 +213,75 @@ for i = 1, #seqs, 1000 do
   end
 end
 return ids
-""").substitute(gone=_GONE)
+""").substitute(gone=_GONE, weight=KEY_WEIGHT)
 
-_FORGET = (
-    _POSTING
-    + """
--- KEYS: rec, keys, ids, time; ARGV[1]: bucket prefix.
+_FORGET = """
+-- KEYS: rec, ids, time; ARGV[1]: bucket prefix.
+
+-- The bucket numbers of the list at bytes first to last of s (see codec.pack_buckets); nil
+-- when it is damaged.
+local function buckets(s, first, last)
+  local numbers, number, gap, scale = {}, 0, 0, 1
+  for j = first, last do
+    local byte = string.byte(s, j)
+    gap = gap + (byte % 128) * scale
+    if byte < 128 then
+      number = number + gap
+      numbers[#numbers + 1] = number
+      gap, scale = 0, 1
+    else
+      scale = scale * 128
+    end
+  end
+  if scale > 1 then return nil end
+  return numbers
+end
+
 local function forget(id)
-  local entry = redis.call('HGET', KEYS[2], id)
+  local entry = redis.call('HGET', KEYS[1], id)
   if not entry then return 0 end
   -- Deletes first: on a full server the first write of a script may not be one that needs
   -- memory (SET), and the later ones may.
   redis.call('HDEL', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
   -- A damaged entry (written by something else) still lets its story go; postings it cannot
   -- name stay behind, pointing to no story, which lookups pass over.
-  if #entry < 4 then return 1 end
-  local seq = struct.unpack('>I4', entry)
-  if redis.call('HGET', KEYS[3], seq) == id then
-    redis.call('HDEL', KEYS[3], seq)
-    redis.call('ZREM', KEYS[4], seq)
+  if #entry < 8 then return 1 end
+  local seq, size = struct.unpack('>I4>I4', entry)
+  if redis.call('HGET', KEYS[2], seq) == id then
+    redis.call('HDEL', KEYS[2], seq)
+    redis.call('ZREM', KEYS[3], seq)
   end
-  if (#entry - 4) % 5 ~= 0 then return 1 end
+  local numbers = #entry >= 8 + size and buckets(entry, 9, 8 + size)
+  if not numbers then return 1 end
   local packed = string.sub(entry, 1, 4)
-  for j = 5, #entry, 5 do
-    local number, wanted = posting(entry, j, packed)
+  for _, number in ipairs(numbers) do
     local bucket = ARGV[1] .. number
     local postings = redis.call('GET', bucket)
-    local at = postings and string.find(postings, wanted, 1, true)
-    while at and at % 7 ~= 1 do
-      at = string.find(postings, wanted, at + 1, true)
-    end
-    if at and #postings == 7 then
-      redis.call('DEL', bucket)
-    elseif at then
-      redis.call('SET', bucket, string.sub(postings, 1, at - 1) .. string.sub(postings, at + 7))
+    if postings then
+      -- Every posting of the story in the bucket: its sequence number at byte 4 of 7.
+      local kept, start = {}, 1
+      local at = string.find(postings, packed, 1, true)
+      while at do
+        if at % 7 == 4 then
+          kept[#kept + 1] = string.sub(postings, start, at - 4)
+          start = at + 4
+        end
+        at = string.find(postings, packed, at + 1, true)
+      end
+      if start > 1 then
+        kept[#kept + 1] = string.sub(postings, start)
+        local rest = table.concat(kept)
+        if #rest == 0 then
+          redis.call('DEL', bucket)
+        else
+          redis.call('SET', bucket, rest)
+        end
+      end
     end
   end
   return 1
 end
 """
-)
 
 _REMOVE = (
     _FORGET
@@ -244,25 +299,25 @@ _PRUNE = (
     _FORGET
     + """
 -- ARGV[2]: remove stories with a moment before this; ARGV[3]: at most this many.
-local seqs = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
+local seqs = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
 local removed = 0
 for _, seq in ipairs(seqs) do
-  local id = redis.call('HGET', KEYS[3], seq)
+  local id = redis.call('HGET', KEYS[2], seq)
   if id then
     removed = removed + forget(id)
   end
   -- Gone with its story; or, in a damaged index, left by none: either way never met again.
-  redis.call('HDEL', KEYS[3], seq)
-  redis.call('ZREM', KEYS[4], seq)
+  redis.call('HDEL', KEYS[2], seq)
+  redis.call('ZREM', KEYS[3], seq)
 end
 return {#seqs, removed}
 """
 )
 
 _STATE = """
--- KEYS: meta, next, rec, keys, ids, time. For each: its type, and its size (HLEN, ZCARD) or,
--- for a string, its value; at one moment, so that adds going on meanwhile cannot make the
--- parts seem to disagree.
+-- KEYS: meta, next, rec, ids, time. For each: its type, and its size (HLEN, ZCARD) or, for a
+-- string, its value; at one moment, so that adds going on meanwhile cannot make the parts seem
+-- to disagree.
 local state = {}
 for _, name in ipairs(KEYS) do
   local kind = redis.call('TYPE', name)['ok']
@@ -295,6 +350,14 @@ return {redis.call('HLEN', KEYS[1]), oldest[2] or false, newest[2] or false}
 def _chunks(items: Sequence, size: int = _STEP) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _record(entry: bytes) -> bytes:
+    """The zlib JSON of a story's entry in the records hash; what is left of a damaged entry,
+    which then fails to decode, naming the story."""
+    start = SEQ_BYTES + _LENGTH_BYTES
+    size = int.from_bytes(entry[SEQ_BYTES:start], "big")
+    return entry[start + size :]
 
 
 class RedisStorage:
@@ -337,7 +400,7 @@ class RedisStorage:
         )
         p = self.prefix
         self._meta, self._next, self._records = f"{p}:meta", f"{p}:next", f"{p}:rec"
-        self._entries, self._ids, self._times = f"{p}:keys", f"{p}:ids", f"{p}:time"
+        self._ids, self._times = f"{p}:ids", f"{p}:time"
         self._buckets = f"{p}:b:"
         self._add = self._client.register_script(_ADD)
         self._lookup = self._client.register_script(_LOOKUP)
@@ -510,8 +573,8 @@ class RedisStorage:
     def _read_state(self) -> dict[str, object]:
         """The type and size of each key of the index (see ``_STATE``), by name, and the
         schema version (None when there is none)."""
-        names = ("meta", "next", "rec", "keys", "ids", "time")
-        keys = [self._meta, self._next, self._records, self._entries, self._ids, self._times]
+        names = ("meta", "next", "rec", "ids", "time")
+        keys = [self._meta, self._next, self._records, self._ids, self._times]
         with self._errors():
             reply = self._state(keys=keys)
         state: dict[str, object] = {"schema": reply[-1]}
@@ -523,18 +586,18 @@ class RedisStorage:
     @staticmethod
     def _dedupe_shaped(state: dict[str, object]) -> bool:
         """Each key of the index that exists has the type the index gives it."""
-        kinds = {"next": "string", "rec": "hash", "keys": "hash", "ids": "hash", "time": "zset"}
+        kinds = {"next": "string", "rec": "hash", "ids": "hash", "time": "zset"}
         return all(state[name] in ("none", kind) for name, kind in kinds.items())
 
     def _check_whole(self, state: dict[str, object]) -> None:
-        """Every story has its record, keys, id and time, written together by one script,
-        and the counter is past them all; an index where these disagree lost keys to an
-        eviction or a flush, and would answer wrongly from then on."""
-        sizes = [int(state[f"{name} size"] or 0) for name in ("rec", "keys", "ids", "time")]
+        """Every story has its record, id and time, written together by one script, and the
+        counter is past them all; an index where these disagree lost keys to an eviction or a
+        flush, and would answer wrongly from then on."""
+        sizes = [int(state[f"{name} size"] or 0) for name in ("rec", "ids", "time")]
         last = int(state["next size"] or 0)
         problem = ""
         if len(set(sizes)) > 1:
-            problem = "it holds {} records, {} key lists, {} ids and {} times".format(*sizes)
+            problem = "it holds {} records, {} ids and {} times".format(*sizes)
         elif last < sizes[0]:
             problem = f"it holds {sizes[0]} stories but its sequence counter is at {last}"
         elif sizes[0] == 0 and last and self._remaining(beside=("meta", "next")):
@@ -583,10 +646,13 @@ class RedisStorage:
 
     def add_many(self, items: Sequence[tuple[Story, Sequence[int]]]) -> list[int | None]:
         now = datetime.now(UTC)
-        encoded = [
-            (story.id, encode_record(story), story_time(story, now), pack_keys(keys))
-            for story, keys in items
-        ]
+        encoded = []
+        for story, keys in items:
+            folded = folded_keys(keys)
+            numbers = pack_buckets(map(bucket, folded))
+            record = len(numbers).to_bytes(_LENGTH_BYTES, "big") + numbers
+            record += encode_record(story)
+            encoded.append((story.id, record, story_time(story, now), pack_keys(folded)))
         given: list[int | None] = []
         with self._errors():
             for chunk in _chunks(encoded):
@@ -595,15 +661,18 @@ class RedisStorage:
                     args.extend(fields)
                 # A token per call: a retry of this call, and only that, sees its own adds.
                 attempt = f"{self.prefix}:try:{secrets.token_hex(12)}"
-                keys = [self._next, self._records, self._entries, self._ids, self._times]
+                keys = [self._next, self._records, self._ids, self._times]
                 given.extend(self._add(keys=[*keys, attempt, self._meta], args=args))
         return given
 
-    def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
-        args: list[str | bytes | int] = [self._buckets, "" if before is None else before]
+    def lookup(
+        self, keys: Sequence[int], before: int | None = None, limit: int | None = None
+    ) -> list[str]:
+        args: list[str | bytes | int] = [self._buckets]
+        args += ["" if before is None else before, "" if limit is None else limit]
         for key in folded_keys(keys):
-            args.extend((key >> _SUFFIX_BITS, (key & _SUFFIX_MASK).to_bytes(_SUFFIX_BYTES, "big")))
-        if len(args) == 2:
+            args.extend((bucket(key), suffix(key)))
+        if len(args) == 3:
             return []
         with self._errors():
             ids = self._lookup(keys=[self._ids, self._meta], args=args)
@@ -614,14 +683,16 @@ class RedisStorage:
         records: list[tuple[str, bytes]] = []
         with self._errors():
             for chunk in _chunks(unique, 1000):
-                blobs = self._client.hmget(self._records, chunk)
-                records.extend((i, b) for i, b in zip(chunk, blobs, strict=True) if b is not None)
+                entries = self._client.hmget(self._records, chunk)
+                records.extend(
+                    (i, _record(e)) for i, e in zip(chunk, entries, strict=True) if e is not None
+                )
         index = f"{self.where} (prefix {self.prefix!r})"
         stories = readable(records, index, self._damaged)
         return [stories[story_id] for story_id in ids if story_id in stories]
 
     def remove(self, ids: Sequence[str]) -> int:
-        keys = [self._records, self._entries, self._ids, self._times]
+        keys = [self._records, self._ids, self._times]
         with self._errors():
             return sum(
                 self._remove(keys=keys, args=[self._buckets, *chunk])
@@ -629,7 +700,7 @@ class RedisStorage:
             )
 
     def prune(self, before: datetime) -> int:
-        keys = [self._records, self._entries, self._ids, self._times]
+        keys = [self._records, self._ids, self._times]
         args = [self._buckets, micros(before), _STEP]
         removed = 0
         with self._errors():
@@ -643,8 +714,8 @@ class RedisStorage:
         """``bytes`` is the server memory of the index (``MEMORY USAGE``), estimated: the
         hashes from 1000 fields each, the buckets from every 64th one. Exact figures would
         block the server for seconds on a large index."""
-        names = [self._meta, self._next, self._records, self._entries, self._ids, self._times]
-        sampled = range(0, 2 ** (KEY_BITS - _SUFFIX_BITS), _BUCKET_SAMPLE)
+        names = [self._meta, self._next, self._records, self._ids, self._times]
+        sampled = range(0, 2**BUCKET_BITS, _BUCKET_SAMPLE)
         with self._errors():
             count, oldest, newest = self._count(keys=[self._records, self._times])
             with self._client.pipeline(transaction=False) as pipe:

@@ -1,21 +1,22 @@
 """The SQLite storage: the embedded default, one file shared by every process on one machine.
 
-Schema (version 3; ``PRAGMA application_id`` marks the file as a dedupe index, ``PRAGMA
+Schema (version 4; ``PRAGMA application_id`` marks the file as a dedupe index, ``PRAGMA
 user_version`` holds the version)::
 
-    stories(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, at INTEGER, keys BLOB,
+    stories(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, at INTEGER, buckets BLOB,
             record BLOB)                      -- plus an index on at, for prune and stats
-    keys(key INTEGER, seq INTEGER, PRIMARY KEY (key, seq)) WITHOUT ROWID
+    buckets(bucket INTEGER PRIMARY KEY, postings BLOB)
 
-``record`` is the zlib JSON of the story, ``at`` its moment in microseconds (published, else
-added), ``keys`` its packed band keys: removing a story must find its rows in ``keys``, and an
-index on ``keys.seq`` would cost more than the packed copy. ``keys`` is a WITHOUT ROWID table, so
-each band key costs one small b-tree entry and a lookup is a seek per key on the primary key.
-Band keys are stored folded to 40 bits (``codec.fold_key``: an extra candidate now and then, never
-a changed verdict): SQLite keeps such an integer in 6 bytes and the packed copy in 5, against 8
-and 8 for a whole uint64. Older versions are refused with a message to rebuild: version 1 held
-whole keys, version 2 the band keys of dedupe 0.1, whose word hashes were others.
-AUTOINCREMENT keeps sequence numbers from being reused after the newest story is removed.
+``record`` is the zlib JSON of the story (``codec.encode_record``), ``at`` its moment in
+microseconds (published, else added), ``buckets`` the numbers of the buckets that hold its
+postings (``codec.pack_buckets``), so that removing it rewrites those and no others. A bucket's
+``postings`` are 7 bytes each (``codec.postings``), in the order the stories were stored: one row
+per bucket, not per band key, so that a posting costs its 7 bytes and not a b-tree cell of 16.
+Band keys are folded to 40 bits first (``codec.fold_key``: an extra candidate now and then, never
+a changed verdict). Older versions are refused with a message to rebuild: version 1 held whole
+keys, version 2 the band keys of dedupe 0.1, whose word hashes were others, and version 3 a row
+per band key and records compressed without the dictionary. AUTOINCREMENT keeps sequence
+numbers from being reused after the newest story is removed.
 
 Concurrency: WAL mode lets readers run beside the one writer; every write is one ``BEGIN
 IMMEDIATE`` transaction, which takes the write lock up front (waiting up to ``BUSY_TIMEOUT``)
@@ -35,23 +36,29 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dedupe.storage import IndexStats, StorageError
+import numpy as np
+
+from dedupe.storage import KEY_WEIGHT, IndexStats, StorageError
 from dedupe.storage.codec import (
-    KEY_BYTES,
+    POSTING_BYTES,
+    SUFFIX_BITS,
+    SUFFIX_BYTES,
+    bucket,
     encode_record,
     folded_keys,
     iso,
     micros,
-    pack_keys,
+    pack_buckets,
+    postings,
     readable,
     storable_ids,
     story_time,
-    unpack_keys,
+    unpack_buckets,
 )
 from dedupe.story import Story
 
 APPLICATION_ID = 0x44445550  # "DDUP"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # A story's row takes about 2 KB: a 4 KB page holds one and wastes the rest, 8 KB pages hold
 # three. Measured: 4.9 KB per story with 4 KB pages, 4.1 KB with 8 KB pages.
 PAGE_SIZE = 8192
@@ -70,15 +77,14 @@ _SCHEMA = (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
         at INTEGER NOT NULL,
-        keys BLOB NOT NULL,
+        buckets BLOB NOT NULL,
         record BLOB NOT NULL
     )""",
     "CREATE INDEX stories_at ON stories (at)",
-    """CREATE TABLE keys (
-        key INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
-        PRIMARY KEY (key, seq)
-    ) WITHOUT ROWID""",
+    """CREATE TABLE buckets (
+        bucket INTEGER PRIMARY KEY,
+        postings BLOB NOT NULL
+    )""",
     f"PRAGMA application_id = {APPLICATION_ID}",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
@@ -91,6 +97,44 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
+
+
+def _entries(posted: object) -> np.ndarray | None:
+    """A bucket's postings as rows of ``POSTING_BYTES`` bytes; None for a bucket that is not
+    one (written by something else), which is passed over."""
+    if not isinstance(posted, bytes) or len(posted) % POSTING_BYTES:
+        return None
+    return np.frombuffer(posted, dtype=np.uint8).reshape(-1, POSTING_BYTES)
+
+
+def _sequence_numbers(entries: np.ndarray) -> np.ndarray:
+    return entries[:, SUFFIX_BYTES:].copy().view(">u4").ravel().astype(np.int64)
+
+
+def _ranked(
+    held: list[tuple[int, bytes]], folded: np.ndarray, before: int | None, limit: int | None
+) -> list[int]:
+    """The sequence numbers posted under any of the ``folded`` keys in these buckets (with
+    ``before``, only the earlier ones), at most ``limit``, ranked as ``Storage.lookup`` says."""
+    parts = [(n, entries) for n, posted in held if (entries := _entries(posted)) is not None]
+    if not parts:
+        return []
+    entries = np.concatenate([e for _, e in parts])
+    numbers = np.repeat([n for n, _ in parts], [len(e) for _, e in parts]).astype(np.int64)
+    low = entries[:, :SUFFIX_BYTES].astype(np.int64)
+    keys = numbers << SUFFIX_BITS | low[:, 0] << 16 | low[:, 1] << 8 | low[:, 2]
+    seqs = _sequence_numbers(entries)
+    hit = np.isin(keys, folded)
+    if before is not None:
+        hit &= seqs < before
+    keys, seqs = keys[hit], seqs[hit]
+    _, key_of, stories = np.unique(keys, return_inverse=True, return_counts=True)
+    found, story_of = np.unique(seqs, return_inverse=True)
+    if limit is None or len(found) <= limit:
+        return found.tolist()
+    weights = np.zeros(len(found), dtype=np.int64)
+    np.add.at(weights, story_of, KEY_WEIGHT // stories[key_of])
+    return found[np.lexsort((-found, -weights))[:limit]].tolist()
 
 
 class SqliteStorage:
@@ -275,12 +319,13 @@ class SqliteStorage:
     def add_many(self, items: Sequence[tuple[Story, Sequence[int]]]) -> list[int | None]:
         now = datetime.now(UTC)
         # Encoded before the write lock is taken, so other writers wait only for the inserts.
-        rows = [
-            (story.id, story_time(story, now), pack_keys(keys), encode_record(story))
-            for story, keys in items
-        ]
+        rows = []
+        for story, keys in items:
+            folded = folded_keys(keys)
+            at, record = story_time(story, now), encode_record(story)
+            rows.append((story.id, at, pack_buckets(map(bucket, folded)), record, folded))
         seqs: list[int | None] = []
-        postings: list[tuple[int, int]] = []
+        added: dict[int, list[bytes]] = {}
         with self._transaction() as connection:
             for row in rows:
                 # Looked up first, not left to the UNIQUE constraint: a refused insert would
@@ -289,34 +334,45 @@ class SqliteStorage:
                     seqs.append(None)
                     continue
                 seq = connection.execute(
-                    "INSERT INTO stories (id, at, keys, record) VALUES (?, ?, ?, ?)", row
+                    "INSERT INTO stories (id, at, buckets, record) VALUES (?, ?, ?, ?)", row[:4]
                 ).lastrowid
                 seqs.append(seq)
-                postings.extend((key, seq) for key in unpack_keys(row[2]))
-            # In key order the b-tree is walked once, not seeked at random per key.
-            postings.sort()
-            connection.executemany("INSERT INTO keys (key, seq) VALUES (?, ?)", postings)
+                for number, posted in postings(row[4], seq).items():
+                    added.setdefault(number, []).append(posted)
+            # Appended by SQLite itself, in bucket order: the b-tree is walked once, and no
+            # bucket is read into Python to be written back.
+            connection.executemany(
+                "INSERT INTO buckets (bucket, postings) VALUES (?, ?) ON CONFLICT (bucket) "
+                "DO UPDATE SET postings = CAST(postings || excluded.postings AS BLOB)",
+                sorted((number, b"".join(posted)) for number, posted in added.items()),
+            )
         return seqs
 
-    def lookup(self, keys: Sequence[int], before: int | None = None) -> list[str]:
-        if not keys:
+    def lookup(
+        self, keys: Sequence[int], before: int | None = None, limit: int | None = None
+    ) -> list[str]:
+        folded = np.array(folded_keys(keys), dtype=np.int64)
+        if not len(folded):
             return []
-        folded = folded_keys(keys)
-        found: set[str] = set()
+        numbers = np.unique(folded >> SUFFIX_BITS).tolist()
         connection = self._connection()
         with self._errors():
-            for chunk in _chunks(folded):
-                sql = f"SELECT seq FROM keys WHERE key IN ({_marks(len(chunk))})"
-                params: list[int] = list(chunk)
-                if before is not None:
-                    sql += " AND seq < ?"
-                    params.append(before)
-                found.update(
-                    story_id
-                    for (story_id,) in connection.execute(
-                        f"SELECT id FROM stories WHERE seq IN ({sql})", params
-                    )
+            held = [
+                row
+                for chunk in _chunks(numbers)
+                for row in connection.execute(
+                    f"SELECT bucket, postings FROM buckets WHERE bucket IN ({_marks(len(chunk))})",
+                    chunk,
                 )
+            ]
+            seqs = _ranked(held, folded, before, limit)
+            found = [
+                story_id
+                for chunk in _chunks(seqs)
+                for (story_id,) in connection.execute(
+                    f"SELECT id FROM stories WHERE seq IN ({_marks(len(chunk))})", chunk
+                )
+            ]
         return sorted(found)
 
     def get(self, ids: Sequence[str]) -> list[Story]:
@@ -338,7 +394,7 @@ class SqliteStorage:
         with self._transaction() as connection:
             for chunk in _chunks(storable_ids(ids)):
                 held = connection.execute(
-                    f"SELECT seq, keys FROM stories WHERE id IN ({_marks(len(chunk))})", chunk
+                    f"SELECT seq, buckets FROM stories WHERE id IN ({_marks(len(chunk))})", chunk
                 ).fetchall()
                 removed += self._forget(connection, held)
         return removed
@@ -349,7 +405,7 @@ class SqliteStorage:
         while True:
             with self._transaction() as connection:
                 held = connection.execute(
-                    "SELECT seq, keys FROM stories WHERE at < ? LIMIT ?", (limit, _PRUNE_STEP)
+                    "SELECT seq, buckets FROM stories WHERE at < ? LIMIT ?", (limit, _PRUNE_STEP)
                 ).fetchall()
                 removed += self._forget(connection, held)
             if len(held) < _PRUNE_STEP:
@@ -357,15 +413,38 @@ class SqliteStorage:
 
     @staticmethod
     def _forget(connection: sqlite3.Connection, held: list[tuple[int, bytes]]) -> int:
-        # A key list that is not one (written by something else) still lets its story go; its
-        # postings stay behind, pointing to no story, which lookups pass over.
-        postings = sorted(
-            (key, seq)
-            for seq, packed in held
-            if isinstance(packed, bytes) and len(packed) % KEY_BYTES == 0
-            for key in unpack_keys(packed)
-        )
-        connection.executemany("DELETE FROM keys WHERE key = ? AND seq = ?", postings)
+        """Delete these stories, and their postings from the buckets they name: each bucket
+        read and written once, however many of the stories it holds."""
+        seqs: dict[int, set[int]] = {}
+        for seq, packed in held:
+            try:
+                numbers = unpack_buckets(packed)
+            except ValueError:
+                # A bucket list that is not one (written by something else) still lets its
+                # story go; its postings stay behind, pointing to no story, which lookups pass
+                # over.
+                continue
+            for number in numbers:
+                seqs.setdefault(number, set()).add(seq)
+        numbers = sorted(seqs)
+        kept: list[tuple[bytes, int]] = []
+        emptied: list[tuple[int]] = []
+        for chunk in _chunks(numbers):
+            rows = connection.execute(
+                f"SELECT bucket, postings FROM buckets WHERE bucket IN ({_marks(len(chunk))})",
+                chunk,
+            ).fetchall()
+            for number, posted in rows:
+                entries = _entries(posted)
+                if entries is None:
+                    continue
+                gone = np.isin(_sequence_numbers(entries), list(seqs[number]))
+                if gone.all():
+                    emptied.append((number,))
+                elif gone.any():
+                    kept.append((entries[~gone].tobytes(), number))
+        connection.executemany("UPDATE buckets SET postings = ? WHERE bucket = ?", kept)
+        connection.executemany("DELETE FROM buckets WHERE bucket = ?", emptied)
         connection.executemany("DELETE FROM stories WHERE seq = ?", [(seq,) for seq, _ in held])
         return len(held)
 
