@@ -142,8 +142,10 @@ def fingerprint(
 ) -> Prints:
     """The fingerprints of a batch of stories.
 
-    With ``words``, the text of every topic word not yet in it is added to it (hash -> word):
-    topics are labelled with words, and only hashes leave this stage.
+    With ``words``, the topic words are found, and the text of every one not yet in ``words``
+    is added to it (hash -> word): topics are labelled with words, and only hashes leave this
+    stage. Without, ``topic_words`` is empty: a scan without topics and the streaming index
+    need none (a fifth of a fingerprint's memory).
     """
     count = len(stories)
     texts: list[str] = []
@@ -167,9 +169,11 @@ def fingerprint(
     tokens = codes.take(text)
     # A story's two texts are neighbours in the batch: its facts come from both.
     both = Rows(batch.codes & np.uint32(HASH_BITS), batch.offsets[0::2])
-    topic_values, topic_offsets, topic_tokens = _topic_rows(batch, has_body)
+    topic_words = Rows.empty(count)
     if words is not None:
+        topic_values, topic_words_offsets, topic_tokens = _topic_rows(batch, has_body)
         _learn(words, batch, topic_values, topic_tokens)
+        topic_words = Rows(topic_values, topic_words_offsets)
     content, first_seen = _content_rows(tokens)
     return Prints(
         size=tokens.lengths.astype(np.int32),
@@ -179,7 +183,7 @@ def fingerprint(
         numbers=unique_rows(both.where((batch.kinds & NUMBER) != 0)),
         names=unique_rows(Rows(names, name_offsets[0::2])),
         title_words=unique_rows(_title_words(codes.take(title))),
-        topic_words=Rows(topic_values, topic_offsets),
+        topic_words=topic_words,
         title_text=tuple(batch.normalized[0::2]),
         text_key=_text_keys(batch.keys),
         truncated=truncated,

@@ -88,13 +88,15 @@ def candidate_pairs(
     worth(keys.size)
     codes = _bucket_pairs(keys, max_bucket, weights)
     codes.sort()
-    pairs, shared = _runs(codes)
-    del codes
-    n = max(keys.shape[0], 1)
-    first, second = (pairs // n).astype(np.int64), (pairs % n).astype(np.int64)
+    # Each pair once, in place of its first code, with the sum of its bands' weights.
+    shared = np.empty(len(codes), dtype=np.int32)
+    count = _runs(codes, shared)
+    pairs, shared = codes[:count], shared[:count]
     most = int(weights.sum()) if len(weights) else 0
-    keep = _top_partners(first, second, shared, keys.shape[0], most, max_partners)
-    return np.stack([first[keep], second[keep]], axis=1)
+    keep = _top_partners(pairs, shared, keys.shape[0], most, max_partners)
+    kept = pairs[keep]
+    n = np.uint64(max(keys.shape[0], 1))
+    return np.stack([kept // n, kept % n], axis=1).astype(np.int64)
 
 
 def band_weights(settings: Settings) -> np.ndarray:
@@ -305,7 +307,7 @@ def _bucket_pairs(keys, max_bucket, weights):
             first = min(count, max_bucket)
             needed = held + first * count
             if needed > len(codes):
-                grown = np.empty(max(2 * len(codes), needed), dtype=np.uint64)
+                grown = np.empty(max(len(codes) + len(codes) // 2, needed), dtype=np.uint64)
                 grown[:held] = codes[:held]
                 codes = grown
             weight = weights[band]
@@ -317,34 +319,34 @@ def _bucket_pairs(keys, max_bucket, weights):
 
 
 @jit
-def _runs(codes):
-    """The distinct pairs of sorted ``_bucket_pairs`` codes, and the sum of each one's weights."""
-    values = np.empty(len(codes), dtype=codes.dtype)
-    sums = np.empty(len(codes), dtype=np.int64)
+def _runs(codes, sums):
+    """Sorted ``_bucket_pairs`` codes made each pair once, in place: the pairs are written over
+    the first codes and the sum of each one's weights to ``sums``; how many pairs."""
     n = 0
     for k in range(len(codes)):
         pair = codes[k] >> np.uint64(3)
-        weight = np.int64(codes[k] & np.uint64(7))
-        if n and values[n - 1] == pair:
+        weight = np.int32(codes[k] & np.uint64(7))
+        if n and codes[n - 1] == pair:
             sums[n - 1] += weight
         else:
-            values[n] = pair
+            codes[n] = pair
             sums[n] = weight
             n += 1
-    return values[:n].copy(), sums[:n].copy()
+    return n
 
 
 @jit
-def _top_partners(first, second, shared, rows, bands, limit):
-    """Which pairs (``first[p]``, ``second[p]``) to keep: every pair of a story with at most
-    ``limit`` partners; of a story with more, its ``limit`` partners that share the most of the
-    ``bands`` with it (``shared``), ties to the lower row."""
-    m = len(first)
+def _top_partners(pairs, shared, rows, bands, limit):
+    """Which pairs (codes ``i * rows + j``) to keep: every pair of a story with at most ``limit``
+    partners; of a story with more, its ``limit`` partners that share the most of the ``bands``
+    with it (``shared``), ties to the lower row."""
+    m = len(pairs)
     keep = np.zeros(m, dtype=np.bool_)
     start = np.zeros(rows + 1, dtype=np.int64)
+    width = np.uint64(max(rows, 1))
     for p in range(m):
-        start[first[p] + 1] += 1
-        start[second[p] + 1] += 1
+        start[np.int64(pairs[p] // width) + 1] += 1
+        start[np.int64(pairs[p] % width) + 1] += 1
     crowded = False
     for r in range(rows):
         crowded = crowded or start[r + 1] > limit
@@ -355,10 +357,9 @@ def _top_partners(first, second, shared, rows, bands, limit):
     ends = np.empty(2 * m, dtype=np.int64)
     filled = start[:-1].copy()
     for p in range(m):
-        ends[filled[first[p]]] = p
-        filled[first[p]] += 1
-        ends[filled[second[p]]] = p
-        filled[second[p]] += 1
+        for r in (np.int64(pairs[p] // width), np.int64(pairs[p] % width)):
+            ends[filled[r]] = p
+            filled[r] += 1
     for r in range(rows):
         own = ends[start[r] : start[r + 1]]
         if len(own) <= limit:
@@ -368,9 +369,9 @@ def _top_partners(first, second, shared, rows, bands, limit):
         # Most bands first, then the lower row: one sortable number per partner.
         rank = np.empty(len(own), dtype=np.int64)
         for k in range(len(own)):
-            p = own[k]
-            other = second[p] if first[p] == r else first[p]
-            rank[k] = (bands - shared[p]) * (rows + 1) + other
+            first, second = np.int64(pairs[own[k]] // width), np.int64(pairs[own[k]] % width)
+            other = second if first == r else first
+            rank[k] = (bands - shared[own[k]]) * (rows + 1) + other
         for k in np.argsort(rank)[:limit]:
             keep[own[k]] = True
     return keep

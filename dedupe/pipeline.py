@@ -85,15 +85,18 @@ def find_groups(
     stage: Callable[[Stage, int], None] | None = None,
 ) -> tuple[Verified, Grouped]:
     """The accepted pairs between distinct texts, and the groups they and the exact copies make.
-    ``lap`` is told when each stage is done (``dedupe -v``), ``stage`` when each starts."""
+    ``lap`` is told when each stage is done (``dedupe -v``), ``stage`` when each starts.
+    ``keys`` are spent: an exact copy's are zeroed, so that only one of each text is proposed
+    (a copy of them would cost a million stories 600 MB)."""
     lap = lap or (lambda *args: None)
     stage = stage or (lambda *args: None)
     stage("candidates", len(prints))
     reps, copies = exact_copies(prints, settings)
+    copy_rows = np.ones(len(prints), dtype=np.bool_)
+    copy_rows[reps] = False
+    keys[copy_rows] = 0
     weights = band_weights(settings)
-    candidates = reps[
-        candidate_pairs(keys[reps], settings.max_bucket, settings.max_partners, weights)
-    ]
+    candidates = candidate_pairs(keys, settings.max_bucket, settings.max_partners, weights)
     lap("%d candidate pairs", len(candidates))
     stage("verifying", len(candidates))
     verified = verify(prints, candidates, settings)

@@ -56,11 +56,6 @@ _PARTITION_DIMENSIONS = 100
 # on every row.
 _PARTITION_SAMPLE = 20_000
 _RANDOM_STATE = 0
-# A block is cut into at most this many parts at a time, and a part still too large is cut again:
-# k-means costs its number of clusters per row and round, so a million stories cut into a
-# thousand blocks at once took most of the time of topics. Inputs under 32,000 stories (every
-# labelled topic set) are cut at once as before.
-_BRANCHING = 32
 
 
 def cluster_topics(
@@ -155,7 +150,7 @@ def _blocks(weights: sparse.csr_matrix, block_size: int) -> list[np.ndarray]:
         if len(block) <= block_size:
             blocks.append(block)
             continue
-        count = min(math.ceil(2 * len(block) / block_size), _BRANCHING, len(block))
+        count = min(math.ceil(2 * len(block) / block_size), len(block))
         kmeans = MiniBatchKMeans(
             n_clusters=count, n_init=3, batch_size=4096, random_state=_RANDOM_STATE
         )

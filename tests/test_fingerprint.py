@@ -57,7 +57,7 @@ def test_facts_are_numbers_and_names_in_running_text():
 
 
 def test_fingerprint_fields():
-    prints = fingerprint([HARBOUR, HARBOUR_TEASER, RAIL], SETTINGS)
+    prints = fingerprint([HARBOUR, HARBOUR_TEASER, RAIL], SETTINGS, words={})
     full, teaser = 0, 1
     assert prints.truncated.tolist() == [False, True, False]
     assert not (prints.text_key[full] == prints.text_key[teaser]).all()
@@ -65,6 +65,8 @@ def test_fingerprint_fields():
     assert prints.size[full] > prints.size[teaser] > 0
     assert 0 < len(prints.content[full]) < prints.size[full]
     assert len(prints.title_words[full]) > 0 and len(prints.topic_words[full]) > 0
+    # Topic words are found only for a scan that asks for them (with their texts).
+    assert len(fingerprint([HARBOUR], SETTINGS).topic_words.values) == 0
     # The same story fingerprints the same way every time, alone or in a batch.
     again = fingerprint([HARBOUR], SETTINGS)
     assert (again.text_key[0] == prints.text_key[full]).all()
@@ -87,7 +89,7 @@ def _dump(kernels: str) -> dict:
         "import json, sys; from dedupe.pipeline import fingerprint_batch;"
         "from dedupe.settings import Settings; from tests.conftest import articles;"
         "from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL;"
-        "p, k = fingerprint_batch([HARBOUR, HARBOUR_TEASER, RAIL, *articles(30, seed=9)], Settings());"
+        "p, k = fingerprint_batch([HARBOUR, HARBOUR_TEASER, RAIL, *articles(30, seed=9)], Settings(), {});"
         "print(json.dumps({'keys': k.tolist(), 'content': p.content.values.tolist(), 'first': p.first_seen.values.tolist(),"
         "'shingles': p.shingles.values.tolist(), 'names': p.names.values.tolist(),"
         "'numbers': p.numbers.values.tolist(), 'text_key': p.text_key.tolist(),"
