@@ -40,10 +40,6 @@ import numpy as np
 from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
-from sklearn.cluster import MiniBatchKMeans
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.preprocessing import normalize
 
 from .rows import Rows
 from .settings import Settings
@@ -56,6 +52,8 @@ _PARTITION_DIMENSIONS = 100
 # on every row.
 _PARTITION_SAMPLE = 20_000
 _RANDOM_STATE = 0
+# Fewer blocks than this are clustered here rather than by ``map_blocks``' processes.
+_BLOCKS_SENT = 16
 
 
 def cluster_topics(
@@ -86,6 +84,10 @@ def cluster_topics(
     kept = np.flatnonzero(counts.getnnz(axis=1))
     if len(kept) < max(settings.topic_min_size, 1):
         return ()
+
+    # scikit-learn (most of a second to import) is imported where weights and the partition
+    # need it: a worker process that clusters blocks (``_agglomerate``) needs only SciPy.
+    from sklearn.feature_extraction.text import TfidfTransformer
 
     weights = TfidfTransformer(sublinear_tf=True).fit_transform(counts[kept]).tocsr()
     labels = _cluster(weights, settings, map_blocks)
@@ -129,8 +131,10 @@ def _cluster(
     offset = 0
     blocks = _blocks(weights, settings.topic_block_size)
     agglomerate = partial(_agglomerate, distance=settings.topic_distance)
+    # Sending blocks away pays only when there are many: each worker first imports this module.
+    mapped = map_blocks if len(blocks) >= _BLOCKS_SENT else map
     for block, block_labels in zip(
-        blocks, map_blocks(agglomerate, (weights[block] for block in blocks)), strict=True
+        blocks, mapped(agglomerate, (weights[block] for block in blocks)), strict=True
     ):
         labels[block] = block_labels + offset
         offset += int(block_labels.max()) + 1
@@ -142,6 +146,8 @@ def _blocks(weights: sparse.csr_matrix, block_size: int) -> list[np.ndarray]:
     rows = weights.shape[0]
     if rows <= block_size:
         return [np.arange(rows)]
+    from sklearn.cluster import MiniBatchKMeans
+
     points = _reduce(weights)
     pending = [np.arange(rows)]
     blocks = []
@@ -170,6 +176,9 @@ def _reduce(weights: sparse.csr_matrix) -> np.ndarray:
     The latent space is fitted on at most ``_PARTITION_SAMPLE`` rows, evenly spread in id order,
     and every row is projected into it: the directions of a corpus's main subjects are already
     clear in a sample, and fitting on every row took most of the time of topics at 100,000."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
     dimensions = min(_PARTITION_DIMENSIONS, weights.shape[0] - 1, weights.shape[1] - 1)
     if dimensions < 2:
         # So few words that the rows are already short vectors.
