@@ -44,13 +44,14 @@ class Settings:
     # A band bucket larger than this is boilerplate (a shared template or a stock phrase); its
     # members are linked to the first few of it only, so one bucket never costs n^2 pairs.
     max_bucket: int = 64
-    # A story proposed with more stories than this keeps those it shares the most bands with
-    # (and a pair stays when either story keeps it): a copy shares many bands, a story of the
-    # same beat or template one or two, and those pairs grew with the square of the corpus (26.8
-    # million candidates for a million stories, 0.56 million for 100,000). On the first 300,000
-    # stories of the 1M speed corpus, 32 kept 85% of the candidates and lost 15 of 104,494
-    # accepted pairs; the labelled sets, smaller, keep every pair.
-    max_partners: int = 32
+    # A story proposed with more stories than this keeps those it shares the most with (bands
+    # weighted by channel, ``index.band_weights``; a pair stays when either story keeps it): a
+    # copy shares many bands, a story of the same beat a few, and those pairs grew with the
+    # square of the corpus (26.8 million candidates for a million stories, 0.56 million for
+    # 100,000). 32 cost the labelled Reuters retransmissions (a dividend notice's partners are
+    # dozens of notices of one template, sharing every band alike): F1 0.936 to 0.928. 64 keeps
+    # every labelled figure; at a million stories it keeps about nine candidates in ten.
+    max_partners: int = 64
     # The streaming check's counterpart: a draft is verified against at most this many stored
     # stories, those sharing the most band keys with it, each key weighted by how few stories
     # it is shared with (a stock phrase's key, shared with hundreds, counts for little); so a
