@@ -114,10 +114,17 @@ _SENT: dict[str, dict[int, str]] = {}
 
 
 def _fingerprint_spilled(
-    directory: str, path: str, places: np.ndarray, settings: Settings, topics: bool
+    directory: str,
+    path: str,
+    places: np.ndarray,
+    settings: Settings,
+    topics: bool,
+    stories: list[Story] | None = None,
 ) -> _Batch:
-    """A batch of stories that the main process read and spilled."""
-    stories = read_spilled([path], np.column_stack([np.zeros(len(places), np.int64), places]))
+    """A batch of stories that the main process read and spilled: read back from the spill in
+    a worker, as they are (``stories``) in the main process."""
+    if stories is None:
+        stories = read_spilled([path], np.column_stack([np.zeros(len(places), np.int64), places]))
     return _batch(directory, stories, path, places, [], settings, topics)
 
 
@@ -448,29 +455,31 @@ class Detector:
             stream = iter(stories)
             blocks = iter(lambda: list(itertools.islice(stream, BATCH)), [])
 
-        def jobs() -> Iterator[tuple[Callable[..., _Batch], tuple]]:
+        def jobs() -> Iterator[tuple[Callable[..., _Batch], tuple, list[Story] | None]]:
+            """Each batch's work, and the stories this process read for it, if it read them."""
             for block in blocks:
                 if isinstance(block, LineBlock):
-                    yield _fingerprint_lines, (spill.directory, block, self.settings, topics)
+                    yield _fingerprint_lines, (spill.directory, block, self.settings, topics), None
                 else:
                     path, places = write_spilled(spill.directory, block)
                     job = (spill.directory, path, places, self.settings, topics)
-                    yield _fingerprint_spilled, job
+                    yield _fingerprint_spilled, job, block
 
         work = jobs()
         first = next(work, None)
         second = next(work, None) if workers.jobs > 1 else None
         if second is None:
             # One batch (a draft, a small feed): starting workers would cost more than it saves.
-            for function, args in itertools.chain([first] if first else [], work):
-                yield function(*args)
+            for function, args, held in itertools.chain([first] if first else [], work):
+                yield function(*args) if held is None else _fingerprint_spilled(*args, held)
             return
         # The compiled loops are loaded here, once, and every worker started after inherits
         # them: each loading them itself cost half a second of a core.
         load_compiled(self.settings)
         pool = workers.start()
         pending: deque = deque()
-        for function, args in itertools.chain([first, second], work):
+        # A worker reads the stories this process spilled from the spill, not from the pipe.
+        for function, args, _ in itertools.chain([first, second], work):
             pending.append(pool.apply_async(function, args))
             if len(pending) >= 2 * workers.jobs:
                 yield pending.popleft().get()
