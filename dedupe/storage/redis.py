@@ -21,9 +21,11 @@ story's folded keys in a hash of their own and buckets with APPEND's spare room.
 
 Why buckets: a Redis key costs about 90 bytes, so a set of sequence numbers per band key would
 cost some 8 KB per story for its ~80 keys. Instead the top 18 bits of a folded key pick one of
-2**18 bucket strings of packed postings: 7 bytes per key. A bucket is written at its exact size
-(GET, then SET of it and its new postings, once per bucket and script call): APPEND is cheaper
-but keeps as much room again spare, a third more memory on average. A lookup scans the buckets
+2**18 bucket strings of packed postings: 7 bytes per key. Postings are appended (APPEND, once
+per bucket and script call), which keeps room spare in a growing bucket (a third more memory on
+average) but costs each add the same whatever the index's size: written at its exact size (GET,
+then SET of the whole bucket), each add rewrote 80 buckets, and a build of a million stories
+slowed to a few hundred adds a second, the server's CPU its limit. A lookup scans the buckets
 of its keys on the server: a few KB each up to a few million stories. A story's record holds the
 numbers of its buckets, two bytes each, so that removing it rewrites those buckets only.
 
@@ -157,9 +159,7 @@ for i = 2, #ARGV, 4 do
   fresh[id] = true
 end
 for _, number in ipairs(touched) do
-  local bucket = ARGV[1] .. number
-  local postings = redis.call('GET', bucket) or ''
-  redis.call('SET', bucket, postings .. table.concat(added[number]))
+  redis.call('APPEND', ARGV[1] .. number, table.concat(added[number]))
 end
 -- A retry comes within seconds; a minute is ample.
 redis.call('EXPIRE', KEYS[5], 60)
