@@ -189,3 +189,28 @@ def test_every_core_by_default_gives_the_report_of_one_process():
     assert Detector().jobs is None  # resolved to one process per core when scanning
     assert parallel.to_dict() == alone.to_dict()
     assert len(parallel.groups) >= 300
+
+
+def test_json_lines_parsed_by_workers_give_the_report_of_stories_read_here(tmp_path) -> None:
+    from dedupe import detector as detector_module
+    from dedupe.ingest import read
+
+    stories = [*articles(40, seed=5), HARBOUR, HARBOUR_TEASER, RAIL]
+    stories.append(edited(HARBOUR, "harbour-copy", {"Tuesday": "Monday"}))
+    records = [json.dumps(s.to_dict()) for s in stories]
+    records.insert(7, records[3])  # the same record twice: folded
+    records.insert(20, '{"id": "broken"')  # a bad line: skipped, counted
+    records.append(json.dumps({**stories[5].to_dict(), "title": "Another under the same id"}))
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(records) + "\n", encoding="utf-8")
+    errors: list = []
+    original_batch = detector_module.BATCH
+    detector_module.BATCH = 8  # several batches, so that the workers parse most of them
+    try:
+        parallel = Detector(jobs=2).scan(read([path], errors=errors), topics=False)
+    finally:
+        detector_module.BATCH = original_batch
+    here = Detector(jobs=1).scan(list(read([path])), topics=False)
+    assert parallel.to_dict() == here.to_dict()
+    assert parallel.folded == 1 and len(errors) == 1 and errors[0].line == 21
+    assert f"{stories[5].id}~2" in parallel.titles

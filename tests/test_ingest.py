@@ -775,3 +775,29 @@ def test_jsonl_round_trips_story_text(tmp_path: Path, records: list[dict[str, st
     assert [(s.title, s.body) for s in stories] == [
         (r["title"].strip(), r["body"].strip()) for r in records
     ]
+
+
+# --- blocks for a batch job --------------------------------------------------------------------
+
+
+def test_blocks_leave_json_lines_to_be_parsed_elsewhere_and_settle_reports_as_iterating(
+    tmp_path: Path,
+) -> None:
+    lines = jsonl(*({"id": f"s{n}", "title": f"Story {n}", "body": "Text."} for n in range(5)))
+    write(tmp_path / "a.jsonl", lines.replace('"s2"', "{broken"))
+    write(tmp_path / "b.txt", "A title\n\nA plain text story.\n")
+    errors: list[InputError] = []
+    counted: list[int] = []
+    reading = read([tmp_path], errors=errors, records=counted.append)
+    blocks = list(reading.blocks(2))
+    assert [type(block).__name__ for block in blocks] == ["LineBlock"] * 3 + ["list"]
+    assert [s.title for s in blocks[-1]] == ["A title"]  # read here, a story already
+    parsed = [item for block in blocks[:3] for item in block.parse()]
+    assert [getattr(item, "id", None) for item in parsed] == ["s0", "s1", None, "s3", "s4"]
+    reading.settle([None if isinstance(item, Story) else item for item in parsed])
+    assert [(e.source.endswith("a.jsonl"), e.line) for e in errors] == [(True, 3)]
+    assert sum(counted) == 6  # five records of a.jsonl, one of b.txt
+    failing = read([tmp_path / "a.jsonl"], on_error="fail")
+    outcomes = [item for block in failing.blocks(10) for item in block.parse()]
+    with pytest.raises(InputError, match=r"a\.jsonl:3: invalid JSON"):
+        failing.settle([None if isinstance(item, Story) else item for item in outcomes])
