@@ -31,6 +31,7 @@ from dedupe.pipeline import (
     find_groups,
     fingerprint_batch,
     load_compiled,
+    pair_rows,
     passages,
     report_groups,
     story_digest,
@@ -502,11 +503,8 @@ class Detector:
             )
         jobs = []
         for part in np.array_split(wanted, 4 * workers.jobs):
-            rows, ends = np.unique(
-                np.concatenate([verified.a[part], verified.b[part]]), return_inverse=True
-            )
+            rows, pairs = pair_rows(verified, part)
             places = spill.places(numbers[rows])
-            pairs = ends.reshape(2, -1).T
             job = workers.pool.apply_async(
                 _explain_spilled, (spill.paths, places, pairs, self.settings)
             )

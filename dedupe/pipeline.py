@@ -130,10 +130,18 @@ def passages(
 ) -> dict[int, tuple[str, ...]]:
     """The shared passages of the verified pairs ``wanted``, by pair. ``stories`` reads the
     stories of rows: their texts are needed only here, for the pairs reported."""
-    a, b = verified.a[wanted], verified.b[wanted]
-    needed, ends = np.unique(np.concatenate([a, b]), return_inverse=True)
-    shared = explain(stories(needed), ends.reshape(2, -1).T, settings)
+    needed, pairs = pair_rows(verified, wanted)
+    shared = explain(stories(needed), pairs, settings)
     return dict(zip(wanted.tolist(), shared, strict=True))
+
+
+def pair_rows(verified: Verified, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows the verified pairs ``wanted`` are made of, each once, and the pairs as
+    positions among them: each story is read and tokenized once, however many pairs it is in."""
+    needed, ends = np.unique(
+        np.concatenate([verified.a[wanted], verified.b[wanted]]), return_inverse=True
+    )
+    return needed, ends.reshape(2, -1).T
 
 
 def report_groups(
