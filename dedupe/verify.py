@@ -298,6 +298,25 @@ def _overlap(x, x0, x1, y, y0, y1):
 
 
 @jit
+def _overlap_reaching(x, x0, x1, y, y0, y1, needed):
+    """How many values two sorted, distinct runs share, or -1 once they cannot share ``needed``:
+    most candidate pairs share next to nothing, and are settled a third of the way through."""
+    shared = 0
+    while x0 < x1 and y0 < y1:
+        if shared + min(x1 - x0, y1 - y0) < needed:
+            return -1
+        if x[x0] < y[y0]:
+            x0 += 1
+        elif x[x0] > y[y0]:
+            y0 += 1
+        else:
+            shared += 1
+            x0 += 1
+            y0 += 1
+    return shared if shared >= needed else -1
+
+
+@jit
 def _agreement(values, offsets, a, b):
     """Share of the smaller set of facts that the other story also reports; 1 with none."""
     fewer = min(offsets[a + 1] - offsets[a], offsets[b + 1] - offsets[b])
@@ -340,13 +359,16 @@ def _measure(
         x, y = a[p], b[p]
         s0, s1 = shingle_offsets[x], shingle_offsets[x + 1]
         t0, t1 = shingle_offsets[y], shingle_offsets[y + 1]
-        shared[p] = _overlap(shingles, s0, s1, shingles, t0, t1)
         c0, c1 = content_offsets[x], content_offsets[x + 1]
         d0, d1 = content_offsets[y], content_offsets[y + 1]
-        ok = always[p] or shared[p] >= text_floor * min(s1 - s0, t1 - t0) - 1e-9
+        needed = -1.0 if always[p] else text_floor * min(s1 - s0, t1 - t0) - 1e-9
+        shared[p] = _overlap_reaching(shingles, s0, s1, shingles, t0, t1, needed)
+        ok = shared[p] >= 0
         if not ok:
-            both = _overlap(content, c0, c1, content, d0, d1)
-            ok = both >= lead_floor * min(c1 - c0, d1 - d0) - 1e-9
+            needed = lead_floor * min(c1 - c0, d1 - d0) - 1e-9
+            ok = _overlap_reaching(content, c0, c1, content, d0, d1, needed) >= 0
+            if ok:
+                shared[p] = _overlap(shingles, s0, s1, shingles, t0, t1)
         plausible[p] = ok
         if not ok:
             continue
