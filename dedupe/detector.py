@@ -68,16 +68,21 @@ class _Read:
 
 
 class _Clock:
-    """Logs how long each stage of a scan took and the most memory this process has held so far
-    (``dedupe -v``): where a big corpus spends them."""
+    """Logs how long each stage of a scan took, the CPU time this process spent on it (beside
+    the wall time, it tells whether this process or its workers held the stage up), and the most
+    memory this process has held so far (``dedupe -v``): where a big corpus spends them."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
+        self._cpu = time.process_time()
 
     def lap(self, message: str, *args: object) -> None:
-        now = time.perf_counter()
-        log.info(message + " (%.1f s, peak %s)", *args, now - self._last, _peak_memory())
-        self._last = now
+        now, cpu = time.perf_counter(), time.process_time()
+        log.info(
+            message + " (%.1f s, %.1f s CPU here, peak %s)",
+            *args, now - self._last, cpu - self._cpu, _peak_memory(),
+        )  # fmt: skip
+        self._last, self._cpu = now, cpu
 
 
 def _peak_memory() -> str:
