@@ -54,11 +54,11 @@ class Prints:
     The text is the body (the title when there is none); ``size`` is its number of words.
     ``shingles``, ``content``, ``numbers``, ``names``, ``title_words``: sorted sets of 31-bit
     hashes; ``first_seen``, beside ``content``, the position of each content word's first
-    occurrence in the text, so that the lead of any length is a subset of ``content``;
-    ``topic_words``: the words topics are made of, in order, repeats kept. ``text_key`` is 128
-    bits of the normalized title and text: equal keys, the same text. ``published`` is
-    microseconds since the epoch, ``NO_DATE`` when undated. The words themselves, in order, are
-    not kept: every later stage reads these sets.
+    occurrence in the text (16 bits: ``Settings.max_tokens`` is at most 65,535), so that the
+    lead of any length is a subset of ``content``; ``topic_words``: the words topics are made
+    of, in order, repeats kept. ``text_key`` is 128 bits of the normalized title and text: equal
+    keys, the same text. ``published`` is microseconds since the epoch, ``NO_DATE`` when
+    undated. The words themselves, in order, are not kept: every later stage reads these sets.
     """
 
     size: np.ndarray
@@ -207,7 +207,7 @@ def _content_rows(tokens: Rows) -> tuple[Rows, Rows]:
     """Each row's distinct content words, sorted, and the position of each one's first
     occurrence beside it."""
     values = np.empty(len(tokens.values), dtype=np.uint32)
-    first = np.empty(len(tokens.values), dtype=np.uint32)
+    first = np.empty(len(tokens.values), dtype=np.uint16)
     offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
     scratch = np.empty(int(tokens.lengths.max(initial=0)), dtype=np.uint64)
     n = _content_words(tokens.values, tokens.offsets, values, first, offsets, scratch)
@@ -382,7 +382,7 @@ def _content_words(tokens, offsets, values, first, new, scratch):
             hashed = row[k] >> np.uint64(32)
             if k == 0 or hashed != row[k - 1] >> np.uint64(32):
                 values[n] = np.uint32(hashed)
-                first[n] = np.uint32(row[k] & np.uint64(0xFFFFFFFF))
+                first[n] = np.uint16(row[k] & np.uint64(0xFFFFFFFF))
                 n += 1
         new[r + 1] = n
     return n

@@ -19,7 +19,7 @@ import numpy as np
 from dedupe.compiled import compile_now
 from dedupe.fingerprint import Prints, fingerprint
 from dedupe.group import Grouped, duplicates, exact_copies, fitness, group, relation_of
-from dedupe.index import band_keys, band_weights, candidate_pairs
+from dedupe.index import band_keys, band_weights, candidate_pairs, fold_keys
 from dedupe.rows import distinct
 from dedupe.settings import Settings
 from dedupe.story import Evidence, Group, Member, Pair, Story
@@ -40,9 +40,10 @@ def story_digest(story: Story) -> bytes:
 def fingerprint_batch(
     stories: Sequence[Story], settings: Settings, words: dict[int, str] | None = None
 ) -> tuple[Prints, np.ndarray]:
-    """Fingerprints and band keys of a batch: the unit of work of every engine's workers."""
+    """Fingerprints and band keys of a batch: the unit of work of every engine's workers. The
+    keys are folded to 32 bits (``fold_keys``): a scan holds every story's keys at once."""
     prints = fingerprint(stories, settings, words)
-    return prints, band_keys(prints, settings)
+    return prints, fold_keys(band_keys(prints, settings))
 
 
 def load_compiled(settings: Settings) -> None:

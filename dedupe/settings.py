@@ -151,7 +151,8 @@ _DAYS = (0, math.inf, "a number of days of at least 0")
 # every range: a comparison with it is always false.
 _RANGES: dict[str, tuple[float, float, str]] = {
     "shingle_size": _COUNT,
-    "max_tokens": _COUNT,
+    # Word positions are held in 16 bits (``Prints.first_seen``).
+    "max_tokens": (1, 65_535, "a whole number from 1 to 65,535"),
     "lead_tokens": _COUNT,
     "num_perm": _COUNT,
     # numpy's RandomState takes 32-bit seeds.

@@ -13,7 +13,6 @@ from dedupe.settings import Settings
 
 COUNTS = [
     "shingle_size",
-    "max_tokens",
     "lead_tokens",
     "num_perm",
     "text_bands",
@@ -51,7 +50,7 @@ def refused(message: str, **values: object) -> None:
 
 def test_every_field_has_a_rule() -> None:
     ruled = {*COUNTS, *LIMITS, *SHARES, *PERCENTS}
-    ruled |= {"seed", "window_days", "notice_window_days", "topics", "topic_distance"}
+    ruled |= {"max_tokens", "seed", "window_days", "notice_window_days", "topics", "topic_distance"}
     assert ruled == {field.name for field in dataclasses.fields(Settings)}
 
 
@@ -88,6 +87,12 @@ def test_title_similarities_run_from_zero_to_a_hundred(name: str) -> None:
     assert getattr(Settings(**{name: 100}), name) == 100
     refused(rf"^Settings\.{name} must be a number from 0 to 100 .*, not 100\.5$", **{name: 100.5})
     refused(rf"Settings\.{name} .* not -1$", **{name: -1})
+
+
+def test_stories_are_cut_at_most_at_65535_words() -> None:
+    assert Settings(max_tokens=65_535).max_tokens == 65_535
+    refused(r"^Settings\.max_tokens must be a whole number from 1 to 65,535, not 0$", max_tokens=0)
+    refused(r"Settings\.max_tokens .* not 65536$", max_tokens=65_536)
 
 
 def test_window_days_is_none_or_at_least_zero() -> None:

@@ -36,6 +36,7 @@ from pyspark.sql.types import (
     ByteType,
     DoubleType,
     FloatType,
+    IntegerType,
     IntegralType,
     LongType,
     StringType,
@@ -62,7 +63,7 @@ from dedupe.verify import Verified, explain, verify
 
 log = logging.getLogger("dedupe")
 
-# A fingerprint's sets, each stored as one binary value of uint32s per story.
+# A fingerprint's sets, each stored as one binary value per story (uint32s; first_seen uint16s).
 _SETS = ("shingles", "content", "first_seen", "numbers", "names", "topic_words")
 # One row per story read: its own id, the hash of its record (to tell two stories under one id
 # apart), whether its id came from its content, the fingerprint, its band keys (0: none), the
@@ -76,7 +77,7 @@ _PRINTS = StructType(
         StructField("body", StringType(), False),
         StructField("published", LongType(), False),
         StructField("size", LongType(), False),
-        StructField("keys", ArrayType(LongType(), False), False),
+        StructField("keys", ArrayType(IntegerType(), False), False),
         StructField("text_key", BinaryType(), False),
         *(StructField(name, BinaryType(), False) for name in _SETS),
         StructField("title_text", StringType(), False),
@@ -295,8 +296,8 @@ def _fingerprint(
 
 
 def _binary(rows: Rows) -> pa.Array:
-    """Each row's uint32 values as one binary value."""
-    offsets = (rows.offsets * 4).astype(np.int32)
+    """Each row's values as one binary value."""
+    offsets = (rows.offsets * rows.values.itemsize).astype(np.int32)
     return pa.Array.from_buffers(
         pa.binary(),
         len(rows),
@@ -308,15 +309,16 @@ def _binary(rows: Rows) -> pa.Array:
     )
 
 
-def _rows(column: pa.Array) -> Rows:
-    """Binary values of uint32s (``_binary``) back as rows, without a copy per row."""
+def _rows(column: pa.Array, dtype: type = np.uint32) -> Rows:
+    """Binary values of ``dtype`` values (``_binary``) back as rows, without a copy per row."""
     _, offsets, data = column.buffers()
     offsets = np.frombuffer(offsets, dtype=np.int32)[
         column.offset : column.offset + len(column) + 1
     ]
     values = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data else b""
-    values = np.frombuffer(values, dtype=np.uint32) if len(values) else np.empty(0, np.uint32)
-    return Rows(values, ((offsets - offsets[0]) // 4).astype(np.int64))
+    values = np.frombuffer(values, dtype=dtype) if len(values) else np.empty(0, dtype)
+    size = np.dtype(dtype).itemsize
+    return Rows(values, ((offsets - offsets[0]) // size).astype(np.int64))
 
 
 def _prints_batch(
@@ -345,7 +347,7 @@ def _prints_batch(
         "size": pa.array(prints.size.astype(np.int64)),
         "keys": pa.ListArray.from_arrays(
             pa.array(np.arange(0, keys.size + 1, max(keys.shape[1], 1), dtype=np.int32)),
-            pa.array(keys.ravel().view(np.int64)),
+            pa.array(keys.ravel().view(np.int32)),
         ),
         "text_key": _binary(
             Rows(prints.text_key.view(np.uint32).ravel(), np.arange(count + 1) * 4)
@@ -369,7 +371,7 @@ def _prints_of(batch: pa.RecordBatch, prefix: str) -> Prints:
         size=column("size").to_numpy().astype(np.int32),
         shingles=_rows(column("shingles")),
         content=_rows(column("content")),
-        first_seen=_rows(column("first_seen")),
+        first_seen=_rows(column("first_seen"), np.uint16),
         numbers=_rows(column("numbers")),
         names=_rows(column("names")),
         title_words=empty,
