@@ -24,7 +24,7 @@ import numpy as np
 
 from dedupe.fingerprint import Prints
 from dedupe.index import Index
-from dedupe.ingest import InputError, LineBlock, Reading
+from dedupe.ingest import ByteBlock, InputError, LineBlock, Reading
 from dedupe.pipeline import (
     Stage,
     explained,
@@ -40,7 +40,7 @@ from dedupe.pipeline import (
 )
 from dedupe.rows import scatter_order
 from dedupe.settings import Settings
-from dedupe.spill import Spill, read_spilled, write_spilled
+from dedupe.spill import Spill, SpillFile, read_spilled, write_spilled
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
 from dedupe.story import Report, Story, Topic, Verdict
 from dedupe.verify import Verified, explain
@@ -100,8 +100,8 @@ def _peak_memory() -> str:
 class _Batch:
     """A batch of stories fingerprinted: fingerprints, band keys, the topic words this process
     had not sent before (so that each word's text crosses once), what a scan keeps of each story,
-    where the stories are spilled, and for a line block what each of its records was
-    (``outcomes``: None for a story, else its error)."""
+    where the stories are spilled (``places`` in ``file``), and for a block of lines what each
+    of its records was (``outcomes``: None for a story, else its error)."""
 
     prints: Prints
     keys: np.ndarray
@@ -109,7 +109,7 @@ class _Batch:
     ids: list[str]
     titles: list[str]
     from_content: list[bool]
-    path: str
+    file: SpillFile
     places: np.ndarray
     outcomes: list[InputError | None]
 
@@ -121,7 +121,7 @@ _SENT: dict[str, dict[int, str]] = {}
 
 def _fingerprint_spilled(
     directory: str,
-    path: str,
+    file: SpillFile,
     places: np.ndarray,
     settings: Settings,
     topics: bool,
@@ -130,26 +130,33 @@ def _fingerprint_spilled(
     """A batch of stories that the main process read and spilled: read back from the spill in
     a worker, as they are (``stories``) in the main process."""
     if stories is None:
-        stories = read_spilled([path], np.column_stack([np.zeros(len(places), np.int64), places]))
-    return _batch(directory, stories, path, places, [], settings, topics)
+        none = np.zeros(len(places), np.int64)
+        stories = read_spilled([file], np.column_stack([none, places, none]))
+    return _batch(directory, stories, file, places, [], settings, topics)
 
 
 def _fingerprint_lines(
-    directory: str, block: LineBlock, settings: Settings, topics: bool
+    directory: str, block: LineBlock | ByteBlock, settings: Settings, topics: bool
 ) -> _Batch:
     """A block of JSON Lines, parsed here (reading's costliest part, done by the workers side
-    by side) and spilled to this process's own file."""
-    items = block.parse()
-    stories = [item for item in items if isinstance(item, Story)]
-    path, places = write_spilled(directory, stories)
+    by side). Copied lines are found again in their copy; other lines' stories are spilled to
+    this process's own file."""
+    if isinstance(block, ByteBlock):
+        items, places = block.parse()
+        file = SpillFile(block.path, block.source, block.encoding)
+        stories = [item for item in items if isinstance(item, Story)]
+    else:
+        items = block.parse()
+        stories = [item for item in items if isinstance(item, Story)]
+        file, places = write_spilled(directory, stories)
     outcomes = [None if isinstance(item, Story) else item for item in items]
-    return _batch(directory, stories, path, places, outcomes, settings, topics)
+    return _batch(directory, stories, file, places, outcomes, settings, topics)
 
 
 def _batch(
     directory: str,
     stories: list[Story],
-    path: str,
+    file: SpillFile,
     places: np.ndarray,
     outcomes: list[InputError | None],
     settings: Settings,
@@ -165,17 +172,17 @@ def _batch(
         [story.id for story in stories],
         [story.title for story in stories],
         [story.id_from_content for story in stories],
-        path,
+        file,
         places,
         outcomes,
     )
 
 
 def _explain_spilled(
-    paths: list[str], places: np.ndarray, pairs: np.ndarray, settings: Settings
+    files: list[SpillFile], places: np.ndarray, pairs: np.ndarray, settings: Settings
 ) -> list[tuple[str, ...]]:
     """A worker's share of the shared passages: pairs of the stories at these places."""
-    return explain(read_spilled(paths, places), pairs, settings)
+    return explain(read_spilled(files, places), pairs, settings)
 
 
 class _Workers:
@@ -387,7 +394,7 @@ class Detector:
         for batch in self._map_batches(stories, spill, workers, topics):
             if reading is not None and batch.outcomes:
                 reading.settle(batch.outcomes)
-            first = spill.record(batch.path, batch.places)
+            first = spill.record(batch.file, batch.places)
             printed.append(batch.prints)
             keyed.append(batch.keys)
             words.update(batch.words)
@@ -453,10 +460,13 @@ class Detector:
     ) -> Iterator[_Batch]:
         """Fingerprint the stories a batch at a time, in parallel when ``jobs`` > 1, in order,
         with at most two batches per worker in flight so that reading never runs far ahead of
-        fingerprinting. JSON Lines are parsed by the workers (``Reading.blocks``); stories
-        read here are spilled here and read back by the workers."""
+        fingerprinting. JSON Lines are parsed by the workers (``Reading.blocks``), copied to the
+        spill as they are read; stories read here are spilled here and read back by the
+        workers."""
         if isinstance(stories, Reading):
-            blocks: Iterator[list[Story] | LineBlock] = stories.blocks(BATCH)
+            blocks: Iterator[list[Story] | LineBlock | ByteBlock] = stories.blocks(
+                BATCH, spill.directory
+            )
         else:
             stream = iter(stories)
             blocks = iter(lambda: list(itertools.islice(stream, BATCH)), [])
@@ -464,11 +474,11 @@ class Detector:
         def jobs() -> Iterator[tuple[Callable[..., _Batch], tuple, list[Story] | None]]:
             """Each batch's work, and the stories this process read for it, if it read them."""
             for block in blocks:
-                if isinstance(block, LineBlock):
+                if isinstance(block, LineBlock | ByteBlock):
                     yield _fingerprint_lines, (spill.directory, block, self.settings, topics), None
                 else:
-                    path, places = write_spilled(spill.directory, block)
-                    job = (spill.directory, path, places, self.settings, topics)
+                    file, places = write_spilled(spill.directory, block)
+                    job = (spill.directory, file, places, self.settings, topics)
                     yield _fingerprint_spilled, job, block
 
         work = jobs()
@@ -511,7 +521,7 @@ class Detector:
             rows, pairs = pair_rows(verified, part)
             places = spill.places(numbers[rows])
             job = workers.pool.apply_async(
-                _explain_spilled, (spill.paths, places, pairs, self.settings)
+                _explain_spilled, (spill.files, places, pairs, self.settings)
             )
             jobs.append((part, job))
         return {

@@ -1,11 +1,13 @@
 """The spill: a scan's stories on disk, so that its memory does not grow with their texts.
 
-A scan keeps fingerprints in memory and its stories in files of one temporary folder: the main
-process writes the stories it read itself, and each worker process writes the stories it parsed
-into a file of its own, so that no two processes write one file. A story is found again by its
-place, a row of three numbers: its file, and where it starts and stops there. Only the stories a
-report shows are read back. Stories are pickled one by one, not compressed: compressing took a
-third of the loop that reads the input, and the files are on disk.
+A scan keeps fingerprints in memory and its stories in files of one temporary folder. JSON Lines
+are copied there, as bytes, by the process that reads them (``ingest.ByteBlock``), and a story is
+its line, parsed again when it is wanted; stories read from other formats are pickled there, the
+main process writing those it read itself and each worker those it made into a file of its own,
+so that no two processes write one file. A story is found again by its place, a row of four
+numbers: its file, where it starts and stops there, and its line number in its input (0 for a
+pickle). Only the stories a report shows are read back. Pickles are not compressed: compressing
+took a third of the loop that reads the input, and the files are on disk.
 """
 
 from __future__ import annotations
@@ -16,14 +18,25 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from io import BufferedWriter
+from typing import NamedTuple
 
 import numpy as np
 
+from dedupe.ingest import copied_story
 from dedupe.story import Story
 
 # The file this process writes in each spill folder, opened at its first write. Keyed by process
 # too: a worker forked while the main process had its file open must not write into it.
 _OWN_FILES: dict[tuple[str, int], BufferedWriter] = {}
+
+
+class SpillFile(NamedTuple):
+    """A file of the spill: pickled stories, or the copy of a JSON Lines input (its name for
+    messages, and the encoding of its lines)."""
+
+    path: str
+    source: str | None = None
+    encoding: str | None = None
 
 
 class Spill:
@@ -32,19 +45,20 @@ class Spill:
 
     def __init__(self) -> None:
         self.directory = tempfile.mkdtemp(prefix="dedupe-", suffix=".spill")
-        self.paths: list[str] = []
-        self._files: dict[str, int] = {}
+        self.files: list[SpillFile] = []
+        self._numbers: dict[str, int] = {}
         self._places: list[np.ndarray] = []
         self._table: np.ndarray | None = None
 
-    def record(self, path: str, places: np.ndarray) -> int:
-        """Note where a batch's stories are (``places``: start, stop in ``path``); the row of
-        its first story: the others follow it."""
-        number = self._files.setdefault(path, len(self.paths))
-        if number == len(self.paths):
-            self.paths.append(path)
+    def record(self, file: SpillFile, places: np.ndarray) -> int:
+        """Note where a batch's stories are in ``file`` (``places``: rows of start, stop and,
+        for a copied input, line number); the row of its first story: the others follow it."""
+        number = self._numbers.setdefault(file.path, len(self.files))
+        if number == len(self.files):
+            self.files.append(file)
         first = self.rows
-        self._places.append(np.column_stack([np.full(len(places), number), places]))
+        lines = places[:, 2] if places.shape[1] > 2 else np.zeros(len(places), np.int64)
+        self._places.append(np.column_stack([np.full(len(places), number), places[:, :2], lines]))
         self._table = None
         return first
 
@@ -53,15 +67,15 @@ class Spill:
         return sum(len(p) for p in self._places)
 
     def places(self, rows: np.ndarray) -> np.ndarray:
-        """The places (file, start, stop) of the stories of these rows."""
+        """The places (file, start, stop, line) of the stories of these rows."""
         if self._table is None:
-            self._table = np.concatenate([np.empty((0, 3), np.int64), *self._places])
+            self._table = np.concatenate([np.empty((0, 4), np.int64), *self._places])
             self._places = [self._table]
-        return self._table[rows].reshape(-1, 3)
+        return self._table[rows].reshape(-1, 4)
 
     def stories(self, rows: np.ndarray) -> list[Story]:
         """The stories of these rows, in their order."""
-        return read_spilled(self.paths, self.places(rows))
+        return read_spilled(self.files, self.places(rows))
 
     def close(self) -> None:
         own = _OWN_FILES.pop((self.directory, os.getpid()), None)
@@ -70,8 +84,8 @@ class Spill:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def write_spilled(directory: str, stories: Sequence[Story]) -> tuple[str, np.ndarray]:
-    """Write stories to this process's own file of a spill folder; the file and the place
+def write_spilled(directory: str, stories: Sequence[Story]) -> tuple[SpillFile, np.ndarray]:
+    """Pickle stories into this process's own file of a spill folder; the file and the place
     (start, stop) of each story in it."""
     key = (directory, os.getpid())
     spilled = _OWN_FILES.get(key)
@@ -83,18 +97,19 @@ def write_spilled(directory: str, stories: Sequence[Story]) -> tuple[str, np.nda
     offsets += spilled.tell()
     spilled.write(b"".join(parts))
     spilled.flush()
-    return spilled.name, np.column_stack([offsets[:-1], offsets[1:]])
+    return SpillFile(spilled.name), np.column_stack([offsets[:-1], offsets[1:]])
 
 
-def read_spilled(paths: Sequence[str], places: np.ndarray) -> list[Story]:
-    """The stories at these places (file, start, stop), in their order: read file by file in
-    file order, stories that follow each other in one read."""
+def read_spilled(files: Sequence[SpillFile], places: np.ndarray) -> list[Story]:
+    """The stories at these places (file, start, stop, line), in their order: read file by
+    file in file order, stories that follow each other in one read."""
     stories: list[Story | None] = [None] * len(places)
     order = np.lexsort((places[:, 1], places[:, 0]))
     k = 0
     while k < len(order):
         number = int(places[order[k], 0])
-        with open(paths[number], "rb") as spilled:
+        file = files[number]
+        with open(file.path, "rb") as spilled:
             while k < len(order) and places[order[k], 0] == number:
                 end = k
                 while (
@@ -108,7 +123,12 @@ def read_spilled(paths: Sequence[str], places: np.ndarray) -> list[Story]:
                 data = spilled.read(int(places[order[end], 2]) - first)
                 for n in order[k : end + 1].tolist():
                     start, stop = int(places[n, 1]) - first, int(places[n, 2]) - first
-                    # The scan's own temporary files, written by it: nothing foreign to unpickle.
-                    stories[n] = pickle.loads(data[start:stop])
+                    if file.source is None:
+                        # The scan's own temporary files, written by it: nothing foreign to
+                        # unpickle.
+                        stories[n] = pickle.loads(data[start:stop])
+                    else:
+                        line, encoding = int(places[n, 3]), file.encoding or "utf-8"
+                        stories[n] = copied_story(file.source, data[start:stop], line, encoding)
                 k = end + 1
     return stories  # type: ignore[return-value]

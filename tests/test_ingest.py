@@ -13,7 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedupe.ingest import FORMATS, MAX_BODY_CHARS, InputError, input_size, read
+from dedupe.ingest import (
+    FORMATS,
+    MAX_BODY_CHARS,
+    ByteBlock,
+    InputError,
+    copied_story,
+    input_size,
+    read,
+)
 from dedupe.ingest import source as ingest_source
 from dedupe.ingest.sniff import sniff_format
 from dedupe.story import Story, story_id_for
@@ -801,3 +809,71 @@ def test_blocks_leave_json_lines_to_be_parsed_elsewhere_and_settle_reports_as_it
     outcomes = [item for block in failing.blocks(10) for item in block.parse()]
     with pytest.raises(InputError, match=r"a\.jsonl:3: invalid JSON"):
         failing.settle([None if isinstance(item, Story) else item for item in outcomes])
+
+
+def hostile_jsonl() -> bytes:
+    """JSON Lines with every kind of bad line, a BOM, CRLF endings and no final newline."""
+    good = [json.dumps({"id": f"s{n}", "title": f"Story {n}", "body": "Text é."}) for n in range(9)]
+    lines = [
+        codecs_bom() + good[0].encode(),
+        b"",
+        good[1].encode() + b"\r",
+        b"{broken",
+        good[2].encode()[:-2] + b'\xe9"}',
+        good[3].encode().replace(b"Text", b"Te\x00xt"),
+        b'{"title": "' + b"x" * 3000 + b'"}',
+        good[4].encode(),
+        b"[1, 2]",
+        b'{"title": "' + b"y" * 900 + b'"}',
+        *(g.encode() for g in good[5:]),
+    ]
+    return b"\n".join(lines)
+
+
+def codecs_bom() -> bytes:
+    return "\ufeff".encode()
+
+
+def test_copied_blocks_give_what_reading_line_by_line_gives(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(ingest_source, "MAX_LINE_BYTES", 1024)
+    # Small reads: lines cross the reads they are copied in, and the long one outgrows them.
+    monkeypatch.setattr(ingest_source, "_BLOCK", 256)
+    for name, content in [("a.jsonl", hostile_jsonl()), ("b.jsonl.gz", gzip.compress(b"\n" * 3))]:
+        path = write(tmp_path / "in" / name, content)
+        expected_errors: list[InputError] = []
+        expected = list(read([path], errors=expected_errors))
+        folder = tmp_path / f"copies-{name}"
+        folder.mkdir()
+        errors: list[InputError] = []
+        counted: list[int] = []
+        reading = read([path], errors=errors, records=counted.append)
+        stories = []
+        for block in reading.blocks(3, str(folder)):
+            if isinstance(block, ByteBlock):
+                items, places = block.parse()
+                found = [item for item in items if isinstance(item, Story)]
+                assert len(places) == len(found)
+                for story, (start, stop, line) in zip(found, places.tolist(), strict=True):
+                    raw = (folder / Path(block.path).name).read_bytes()[start:stop]
+                    assert copied_story(block.source, raw, line, block.encoding) == story
+                    assert story.origin == f"{path}:{line}"
+            else:
+                items = block.parse()
+            reading.settle([None if isinstance(item, Story) else item for item in items])
+            stories += [item for item in items if isinstance(item, Story)]
+        assert [(s, s.origin) for s in stories] == [(s, s.origin) for s in expected]
+        assert [str(e) for e in errors] == [str(e) for e in expected_errors]
+        assert sum(counted) == len(expected) + len(expected_errors)
+    assert [str(e).split(": ", 1)[1] for e in read_errors(tmp_path / "in" / "a.jsonl")] == [
+        "invalid JSON: Expecting property name enclosed in double quotes",
+        "invalid UTF-8 (byte 0xe9 at column 55)",
+        "NUL character at column 45",
+        "line is longer than 1,024 bytes",
+        "expected a JSON object, got an array",
+    ]
+
+
+def read_errors(path: Path) -> list[InputError]:
+    errors: list[InputError] = []
+    list(read([path], errors=errors))
+    return errors

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol, cast
+
+import numpy as np
 
 from ..story import Story
 from .csv_table import read_csv
@@ -26,20 +29,35 @@ from .errors import InputError
 from .feed import read_feed
 from .html_page import looks_like_html, read_html_page
 from .json_document import read_json
-from .jsonl import read_jsonl
+from .jsonl import parse_line, read_jsonl
 from .page import read_page
 from .records import MAX_BODY_CHARS
 from .sniff import looks_like_feed, sniff_format, suffix_of
-from .source import DECOMPRESSION_ERRORS, Line, OpenedInput, iter_lines, open_input
+from .source import (
+    DECOMPRESSION_ERRORS,
+    CopyError,
+    Line,
+    OpenedInput,
+    copy_lines,
+    decode_line,
+    decode_lines,
+    encoding_label,
+    iter_lines,
+    line_encoding,
+    open_input,
+    splits_bytes,
+)
 from .text import read_text
 from .warc import looks_like_warc, read_warc
 
 __all__ = [
     "FORMATS",
     "MAX_BODY_CHARS",
+    "ByteBlock",
     "InputError",
     "LineBlock",
     "Reading",
+    "copied_story",
     "input_size",
     "read",
 ]
@@ -125,6 +143,46 @@ class LineBlock:
         return list(read_jsonl(self.source, self.lines))
 
 
+@dataclass(frozen=True, slots=True)
+class ByteBlock:
+    """Whole lines of a JSON Lines input copied, as bytes, to ``path`` (``start:stop``, the
+    first line numbered ``first``), not yet decoded nor parsed: the process that reads the input
+    only copies it, and the processes that parse do the rest (``parse``)."""
+
+    source: str
+    path: str
+    start: int
+    stop: int
+    first: int
+    encoding: str
+
+    def parse(self) -> tuple[list[Story | InputError], np.ndarray]:
+        """The story or the error of each record, in order, and where each story's line is in
+        ``path``: rows of (start, stop, line number), one per story."""
+        with open(self.path, "rb") as copy:
+            copy.seek(self.start)
+            data = copy.read(self.stop - self.start)
+        lines, bounds = decode_lines(data, self.first, self.encoding)
+        items: list[Story | InputError] = []
+        places: list[tuple[int, int, int]] = []
+        for line, (begin, end) in zip(lines, bounds.tolist(), strict=True):
+            item = parse_line(self.source, line)
+            if item is None:
+                continue
+            items.append(item)
+            if isinstance(item, Story):
+                places.append((self.start + begin, self.start + end, line.number))
+        return items, np.array(places, dtype=np.int64).reshape(-1, 3)
+
+
+def copied_story(source: str, raw: bytes, number: int, encoding: str) -> Story:
+    """The story of a line that ``ByteBlock.parse`` found one in, read again from its bytes."""
+    item = parse_line(source, decode_line(number, raw, encoding, encoding_label(encoding)))
+    if not isinstance(item, Story):
+        raise ValueError(f"{source}:{number} holds no story any more: {item}")
+    return item
+
+
 class Reading(Iterator[Story]):
     """The stories of ``read``'s inputs: iterate it for the stories, or ask for ``blocks`` of
     them, so that a batch job can parse JSON Lines in its worker processes."""
@@ -153,15 +211,19 @@ class Reading(Iterator[Story]):
             self._stories = cast(Iterator[Story], self._items(None))
         return next(self._stories)
 
-    def blocks(self, size: int) -> Iterator[list[Story] | LineBlock]:
-        """The stories in blocks of at most ``size``: JSON Lines inputs as ``LineBlock``s of
-        ``size`` lines, to be parsed where they are sent, every other input as lists of the
-        stories read here. Each line block's outcomes (``LineBlock.parse``, or only whether
-        each record was an error) must be given to ``settle``, in the order of the blocks, so
-        that its records are counted and its bad ones reported as iterating would."""
+    def blocks(
+        self, size: int, folder: str | None = None
+    ) -> Iterator[list[Story] | LineBlock | ByteBlock]:
+        """The stories in blocks of at most ``size``: JSON Lines inputs as blocks of ``size``
+        lines, to be parsed where they are sent, every other input as lists of the stories read
+        here. With a ``folder``, JSON Lines whose lines are cut at their newline bytes (UTF-8 and
+        the like) are copied there as they are read and come as ``ByteBlock``s, others as
+        ``LineBlock``s. Each block's outcomes (its ``parse``, or only whether each record was an
+        error) must be given to ``settle``, in the order of the blocks, so that its records are
+        counted and its bad ones reported as iterating would."""
         stories: list[Story] = []
-        for item in self._items(size):
-            if isinstance(item, LineBlock):
+        for item in self._items(size, folder):
+            if isinstance(item, LineBlock | ByteBlock):
                 if stories:
                     yield stories
                     stories = []
@@ -188,11 +250,15 @@ class Reading(Iterator[Story]):
         if self._errors is not None:
             self._errors.append(error)
 
-    def _items(self, block: int | None) -> Iterator[Story | LineBlock]:
+    def _items(
+        self, block: int | None, folder: str | None = None
+    ) -> Iterator[Story | LineBlock | ByteBlock]:
         for name, path in _expand(self._inputs, self._report):
-            items = _read_input(name, path, self._stdin, self._format, self._consumed, block)
+            items = _read_input(
+                name, path, self._stdin, self._format, self._consumed, block, folder
+            )
             for item in items:
-                if isinstance(item, LineBlock):
+                if isinstance(item, LineBlock | ByteBlock):
                     yield item
                     continue
                 if self._records is not None:
@@ -260,12 +326,16 @@ def _read_input(
     input_format: str | None,
     consumed: Callable[[int], None] | None,
     block: int | None,
-) -> Iterator[Story | InputError | LineBlock | None]:
-    """The stories and bad records of one input, or its line blocks of ``block`` lines when it
-    is JSON Lines and ``block`` is given; a failure to read it at all ends the list."""
+    folder: str | None,
+) -> Iterator[Story | InputError | LineBlock | ByteBlock | None]:
+    """The stories and bad records of one input, or its blocks of ``block`` lines when it is
+    JSON Lines and ``block`` is given (copied to ``folder``, when given, as ``ByteBlock``s); a
+    failure to read it at all ends the list."""
     try:
         with open(path, "rb") if path else nullcontext(stdin or sys.stdin.buffer) as raw:
-            yield from _parse(name, open_input(raw, consumed), input_format, block)
+            yield from _parse(name, open_input(raw, consumed), input_format, block, folder)
+    except CopyError:
+        raise
     except InputError as error:
         yield error
     except OSError as error:
@@ -276,8 +346,12 @@ def _read_input(
 
 
 def _parse(
-    name: str, opened: OpenedInput, input_format: str | None, block: int | None
-) -> Iterator[Story | InputError | LineBlock | None]:
+    name: str,
+    opened: OpenedInput,
+    input_format: str | None,
+    block: int | None,
+    folder: str | None,
+) -> Iterator[Story | InputError | LineBlock | ByteBlock | None]:
     encoding = None
     if input_format is None:
         if looks_like_warc(opened.head):
@@ -294,7 +368,26 @@ def _parse(
     if input_format in _STREAM_READERS:
         return _STREAM_READERS[input_format](name, opened.stream)
     encoding = encoding or detect_encoding(opened.head, opened.complete, name)
+    if input_format == "jsonl" and block is not None and folder and splits_bytes(opened, encoding):
+        return _copied_blocks(name, opened, encoding, block, folder)
     lines = iter_lines(opened, encoding, name)
     if input_format == "jsonl" and block is not None:
         return (LineBlock(name, chunk) for chunk in iter(lambda: list(islice(lines, block)), []))
     return _LINE_READERS[input_format](name, lines)
+
+
+def _copied_blocks(
+    name: str, opened: OpenedInput, encoding: str, block: int, folder: str
+) -> Iterator[ByteBlock | LineBlock]:
+    """A JSON Lines input copied to a file of its own in ``folder``, in blocks of lines."""
+    encoding, bom = line_encoding(encoding)
+    try:
+        handle, path = tempfile.mkstemp(dir=folder, suffix=".jsonl")
+    except OSError as error:
+        raise CopyError(error.errno, error.strerror, error.filename) from error
+    with open(handle, "wb") as copy:
+        for cut in copy_lines(opened.stream, copy, block, bom):
+            if isinstance(cut, Line):
+                yield LineBlock(name, [cut])
+            else:
+                yield ByteBlock(name, path, *cut, encoding)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple, cast
 
+import numpy as np
+
 from .errors import InputError
 
 try:
@@ -130,22 +132,38 @@ def encoding_label(encoding: str) -> str:
     return "UTF-8" if name in ("utf-8", "utf-8-sig") else name
 
 
+def splits_bytes(opened: OpenedInput, encoding: str) -> bool:
+    """Whether the input's lines are cut at its 0x0A bytes, each decoded on its own (see
+    ``iter_lines``): then lines can be cut as bytes and decoded elsewhere (``copy_lines``)."""
+    name = codecs.lookup(encoding).name
+    return not (opened.cr_newlines or name.startswith(_WHOLE_STREAM_ENCODINGS))
+
+
+# Encodings that only a decoder of the whole stream splits into lines.
+_WHOLE_STREAM_ENCODINGS = ("utf-16", "utf-32", "utf-7", "iso2022", "hz")
+
+
+def line_encoding(encoding: str) -> tuple[str, bytes]:
+    """The encoding each line decodes with, and the BOM the first line loses: "utf-8-sig"
+    would drop U+FEFF from every line, not only from the first."""
+    if codecs.lookup(encoding).name == "utf-8-sig":
+        return "utf-8", codecs.BOM_UTF8
+    return encoding, b""
+
+
 def iter_lines(opened: OpenedInput, encoding: str, source: str) -> Iterator[Line]:
     """The decoded lines of an input, lazily; a UTF-8 BOM is dropped."""
-    name = codecs.lookup(encoding).name
     # In most encodings a byte 0x0A is always a newline, so each line decodes on its own and a
     # bad byte costs one line. UTF-16/32 and the stateful encodings need the whole stream
     # decoded, and so do bare carriage returns, which only a text decoder splits on.
-    if opened.cr_newlines or name.startswith(("utf-16", "utf-32", "utf-7", "iso2022", "hz")):
+    if not splits_bytes(opened, encoding):
         return _decoded_stream_lines(opened.stream, encoding, source)
     return _byte_lines(opened.stream, encoding)
 
 
 def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[Line]:
+    encoding, bom = line_encoding(encoding)
     label = encoding_label(encoding)
-    # The BOM is dropped from the first line only: "utf-8-sig" would drop U+FEFF from every line.
-    bom = codecs.BOM_UTF8 if codecs.lookup(encoding).name == "utf-8-sig" else b""
-    line_encoding = "utf-8" if bom else encoding
     number = 0
     while raw := stream.readline(MAX_LINE_BYTES):
         number += 1
@@ -153,16 +171,123 @@ def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[Line]:
             raw = raw.removeprefix(bom)
         if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
             _skip_rest_of_line(stream)
-            yield Line(number, "\n", f"line is longer than {MAX_LINE_BYTES:,} bytes")
+            yield _too_long(number)
             continue
-        try:
-            text = raw.decode(line_encoding)
-        except UnicodeDecodeError as err:
-            column = len(raw[: err.start].decode(line_encoding, "replace")) + 1
-            problem = f"invalid {label} (byte 0x{raw[err.start]:02x} at column {column})"
-            yield Line(number, raw.decode(line_encoding, "replace"), problem, column)
+        yield decode_line(number, raw, encoding, label)
+
+
+def _too_long(number: int) -> Line:
+    return Line(number, "\n", f"line is longer than {MAX_LINE_BYTES:,} bytes")
+
+
+def decode_line(number: int, raw: bytes, encoding: str, label: str) -> Line:
+    """One line's bytes decoded, or with its problem (undecodable bytes, a NUL)."""
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        column = len(raw[: err.start].decode(encoding, "replace")) + 1
+        problem = f"invalid {label} (byte 0x{raw[err.start]:02x} at column {column})"
+        return Line(number, raw.decode(encoding, "replace"), problem, column)
+    return _checked_line(number, text)
+
+
+def decode_lines(data: bytes, first: int, encoding: str) -> tuple[list[Line], np.ndarray]:
+    """The lines of ``data`` (whole lines, as ``copy_lines`` cuts them), numbered from
+    ``first``, and where each starts and stops in ``data`` (an (n, 2) array): decoded at once
+    when every line decodes, as nearly every input does, else line by line."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    ends = newlines + 1
+    if not len(ends) or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    bounds = np.column_stack([np.concatenate([[0], ends[:-1]]), ends])
+    # A line is too long by its text, without its newline (``readline``'s limit).
+    sizes = bounds[:, 1] - bounds[:, 0]
+    sizes[: len(newlines)] -= 1
+    too_long = sizes >= MAX_LINE_BYTES
+    try:
+        text = None if too_long.any() else data.decode(encoding)
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\0" in text:
+        label = encoding_label(encoding)
+        lines = [
+            _too_long(first + k) if long else decode_line(first + k, data[a:b], encoding, label)
+            for k, (long, (a, b)) in enumerate(zip(too_long.tolist(), bounds.tolist(), strict=True))
+        ]
+        return lines, bounds
+    texts = text.split("\n")
+    # Each line keeps its newline, as ``readline`` gives it; the split leaves one text more.
+    lines = [Line(first + k, line + "\n") for k, line in enumerate(texts[:-1])]
+    if texts[-1]:
+        lines.append(Line(first + len(lines), texts[-1]))
+    return lines, bounds
+
+
+def copy_lines(
+    stream: BinaryIO, out: BinaryIO, lines: int, bom: bytes = b""
+) -> Iterator[tuple[int, int, int] | Line]:
+    """Copy ``stream`` (without a leading ``bom``) to ``out`` and cut the copy into blocks of
+    ``lines`` whole lines, each as (start, stop, number of its first line), flushed before it is
+    given; a line longer than ``MAX_LINE_BYTES`` is left out of the copy and given as a ``Line``
+    with its problem. The lines are neither decoded nor split here (``decode_lines``): this runs
+    in the one process that reads the input, and decoding is done by the many that parse."""
+    start = out.tell()  # where the block being cut starts
+    number = 1  # the number of its first line
+    count = 0  # its whole lines so far
+    line_start = start  # where the line being read starts
+    data = stream.read(_BLOCK).removeprefix(bom)
+    while data:
+        here = out.tell()
+        _written(out.write, data)
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + (here + 1)
+        taken = 0
+        while count + len(ends) - taken >= lines:
+            taken += lines - count
+            stop = int(ends[taken - 1])
+            _written(out.flush)
+            yield start, stop, number
+            start, number, count = stop, number + lines, 0
+        count += len(ends) - taken
+        if len(ends):
+            line_start = int(ends[-1])
+        if out.tell() - line_start < MAX_LINE_BYTES:
+            data = stream.read(_BLOCK)
             continue
-        yield _checked_line(number, text)
+        # The line being read is too long: the block's lines before it, then the line's
+        # problem; its bytes leave the copy, and reading goes on after its end.
+        if count:
+            _written(out.flush)
+            yield start, line_start, number
+            number += count
+        out.seek(line_start)
+        _written(out.truncate)
+        yield _too_long(number)
+        start, number, count = line_start, number + 1, 0
+        data = _after_line(stream)
+    if out.tell() > start:
+        _written(out.flush)
+        yield start, out.tell(), number
+
+
+class CopyError(OSError):
+    """Writing the copy of an input failed (a full disk, a size limit): a fault of the folder it
+    is written to, never of the input, which goes on being read."""
+
+
+def _written(write: Callable[..., object], *data: bytes) -> None:
+    try:
+        write(*data)
+    except OSError as error:
+        raise CopyError(error.errno, error.strerror, error.filename) from error
+
+
+def _after_line(stream: BinaryIO) -> bytes:
+    """What follows the end of the line being read, reading on as far as it goes."""
+    while data := stream.read(_BLOCK):
+        end = data.find(b"\n")
+        if end >= 0:
+            return data[end + 1 :] or stream.read(_BLOCK)
+    return b""
 
 
 def _checked_line(number: int, text: str) -> Line:
