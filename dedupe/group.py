@@ -16,7 +16,7 @@ import numpy as np
 from dedupe.compiled import jit, worth
 from dedupe.fingerprint import NO_DATE, Prints
 from dedupe.settings import Settings
-from dedupe.verify import EXACT, NEAR_DUPLICATE, Verified, days_between, window_days
+from dedupe.verify import EXACT, MICROS_PER_DAY, NEAR_DUPLICATE, Verified, window_days
 
 
 def fitness(
@@ -33,68 +33,54 @@ def fitness(
     return rank
 
 
-def exact_copies(prints: Prints, settings: Settings) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+@dataclass(frozen=True, slots=True)
+class Copies:
+    """The stories that hold another's very text: each copy's row (ascending) and the row of
+    the representative it is a copy of."""
+
+    rows: np.ndarray
+    of: np.ndarray
+
+
+def exact_copies(prints: Prints, settings: Settings) -> tuple[np.ndarray, Copies]:
     """One representative per distinct text, the fittest to be an original (rows, ascending),
-    and the rows of the other stories with exactly its text, by representative.
-
-    Where dates decide (a window set by the user, or a short notice: ``verify.window_days``), a
-    text's stories are split by date first: each run of stories within the window of the run's
-    earliest is one class; undated stories join the earliest run.
-    """
+    and the other stories with exactly its text (``text_classes``)."""
     rank = fitness(prints.truncated, prints.published, prints.size, np.zeros(len(prints), bool))
-    keys = prints.text_key
-    by_text = np.lexsort((rank, keys[:, 1], keys[:, 0]))
-    ordered = keys[by_text]
-    changes = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
-    bounds = [*np.flatnonzero(changes[: len(by_text)]).tolist(), len(by_text)]
-    reps: list[int] = []
-    copies: dict[int, np.ndarray] = {}
-    for first, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        if stop - first == 1:
-            reps.append(int(by_text[first]))
-            continue
-        members = by_text[first:stop]
-        for rep, held in same_text(members, prints.published, prints.size, rank, settings):
-            reps.append(rep)
-            if len(held):
-                copies[rep] = held
-    return np.array(sorted(reps), dtype=np.int64), copies
+    return text_classes(prints.text_key, prints.published, prints.size, rank, settings)
 
 
-def same_text(
-    members: np.ndarray,
+def text_classes(
+    keys: np.ndarray,
     published: np.ndarray,
     size: np.ndarray,
     rank: np.ndarray,
     settings: Settings,
-) -> list[tuple[int, np.ndarray]]:
-    """(representative, rows of its exact copies) of stories that share one text, fittest first
-    (``members`` in order of ``rank``): one class, or one per run of dates where dates decide."""
-    window = window_days(size[members[:1]], settings)[0]
-    runs = [members] if window == np.inf else _date_runs(members, published, window)
-    classes = []
-    for run in runs:
-        rep = int(run[np.argmin(rank[run])])
-        classes.append((rep, np.sort(run[run != rep])))
-    return classes
+) -> tuple[np.ndarray, Copies]:
+    """The classes of stories with one text (equal ``keys``): the fittest of each (lowest
+    ``rank``) represents it (rows, ascending), the others are its copies.
 
-
-def _date_runs(members: np.ndarray, published: np.ndarray, window: float) -> list[np.ndarray]:
+    Where dates decide (a window set by the user, or a short notice: ``verify.window_days``, by
+    the fittest story's size), a text's stories are split by date first: each run of stories
+    within the window of the run's earliest is one class; undated stories join the earliest run.
+    """
+    by_text = np.lexsort((rank, keys[:, 1], keys[:, 0]))
+    ordered = keys[by_text]
+    new_text = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
+    text = np.cumsum(new_text[: len(by_text)]) - 1
+    window = window_days(size[by_text[new_text[: len(by_text)]]], settings)
     # Undated first (they join the earliest run), then by date, then by row.
-    by_date = members[np.lexsort((members, published[members]))]
-    runs: list[list[int]] = []
-    start = NO_DATE
-    for row in by_date.tolist():
-        moment = published[row]
-        gap = days_between(np.array([start]), np.array([moment]))[0]
-        if runs and (np.isnan(gap) or gap <= window):
-            runs[-1].append(row)
-            if start == NO_DATE:
-                start = moment
-        else:
-            runs.append([row])
-            start = moment
-    return [np.array(run, dtype=np.int64) for run in runs]
+    by_date = np.lexsort((by_text, published[by_text], text))
+    members = by_text[by_date]
+    worth(len(members))
+    run = _date_runs(text[by_date], published[members], window)
+    by_rank = np.lexsort((rank[members], run))
+    first = _run_starts(run[by_rank])
+    reps = members[by_rank][first]
+    rep_of = reps[run]
+    copy = members != rep_of
+    rows, of = members[copy], rep_of[copy]
+    by_row = np.argsort(rows, kind="stable")
+    return np.sort(reps), Copies(rows[by_row], of[by_row])
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +100,7 @@ class Grouped:
         return len(self.canonical)
 
 
-def group(
-    verified: Verified, copies: dict[int, np.ndarray], rank: np.ndarray, rows: int
-) -> Grouped:
+def group(verified: Verified, copies: Copies, rank: np.ndarray, rows: int) -> Grouped:
     """Groups of the accepted pairs between representatives, each with the exact copies of its
     representatives; ``rank`` orders rows by fitness to be the original (``fitness``), and each
     representative must be the fittest of its copies."""
@@ -128,7 +112,9 @@ def group(
     size = np.bincount(label[paired], minlength=rows)
     merged = np.flatnonzero(paired & (size[label] > 1))
     # A text with exact copies is a group even when none of its other pairs could join it.
-    alone = np.array(sorted(r for r in copies if not (paired[r] and size[label[r]] > 1)), np.int64)
+    has_copies = np.zeros(rows, dtype=np.bool_)
+    has_copies[copies.of] = True
+    alone = np.flatnonzero(has_copies & ~(paired & (size[label] > 1)))
     reps = np.concatenate([merged, alone])
     labels = np.concatenate([label[merged], alone])
     # Each group's canonical is its fittest representative; groups are numbered by canonical.
@@ -142,12 +128,12 @@ def group(
     canonical[number] = reps[first]
     explaining = _explaining(verified, reps, group_of, canonical, rows)
     # Members: every representative and its exact copies, canonical first, then by row.
-    copy_rows = [copies.get(r, np.empty(0, np.int64)) for r in reps.tolist()]
-    counts = np.array([len(c) for c in copy_rows], dtype=np.int64)
-    member = np.concatenate([reps, *copy_rows])
-    member_group = np.concatenate([group_of, np.repeat(group_of, counts)])
-    pair = np.concatenate([explaining, np.full(int(counts.sum()), -2, dtype=np.int64)])
-    copy_of = np.concatenate([np.full(len(reps), -1, dtype=np.int64), np.repeat(reps, counts)])
+    group_at = np.full(rows, -1, dtype=np.int64)
+    group_at[reps] = group_of
+    member = np.concatenate([reps, copies.rows])
+    member_group = np.concatenate([group_of, group_at[copies.of]])
+    pair = np.concatenate([explaining, np.full(len(copies.rows), -2, dtype=np.int64)])
+    copy_of = np.concatenate([np.full(len(reps), -1, dtype=np.int64), copies.of])
     by_member = np.lexsort((member, member != canonical[member_group], member_group))
     offsets = np.zeros(len(canonical) + 1, dtype=np.int64)
     np.cumsum(np.bincount(member_group, minlength=len(canonical)), out=offsets[1:])
@@ -256,3 +242,25 @@ def _merge(rows, a, b, order):
         tail[large] = tail[small]
         size[large] += size[small]
     return label
+
+
+@jit
+def _date_runs(text, published, window):
+    """The run of each story, stories in order of text, then date (undated first): a run ends
+    where a dated story is more than its text's ``window`` days after the run's earliest."""
+    run = np.empty(len(text), dtype=np.int64)
+    current = -1
+    start = NO_DATE
+    for k in range(len(text)):
+        moment = published[k]
+        if k == 0 or text[k] != text[k - 1]:
+            current += 1
+            start = moment
+        elif start == NO_DATE or moment == NO_DATE:
+            if start == NO_DATE:
+                start = moment
+        elif abs(moment - start) / MICROS_PER_DAY > window[text[k]]:
+            current += 1
+            start = moment
+        run[k] = current
+    return run

@@ -1,7 +1,7 @@
 import numpy as np
 
 from dedupe.fingerprint import NO_DATE
-from dedupe.group import group
+from dedupe.group import Copies, group
 from dedupe.pipeline import report_groups
 from dedupe.verify import RELATIONS, Verified
 
@@ -35,10 +35,9 @@ def group_pairs(pairs, copies, key):
     )
     rank = np.empty(len(ids), dtype=np.int64)
     rank[sorted(range(len(ids)), key=lambda n: (key(ids[n]), ids[n]))] = np.arange(len(ids))
-    held = {
-        row[r]: np.array(sorted(row[c] for c in cs), dtype=np.int64) for r, cs in copies.items()
-    }
-    grouped = group(verified, held, rank, len(ids))
+    held = sorted((row[c], row[r]) for r, cs in copies.items() for c in cs)
+    rows, of = np.array(held, dtype=np.int64).reshape(-1, 2).T
+    grouped = group(verified, Copies(rows, of), rank, len(ids))
     return report_groups(grouped, verified, ids, np.full(len(ids), NO_DATE), {})
 
 

@@ -46,7 +46,7 @@ from pyspark.sql.types import (
 
 from dedupe.detector import BATCH
 from dedupe.fingerprint import Prints
-from dedupe.group import fitness, group, same_text
+from dedupe.group import Copies, fitness, group, text_classes
 from dedupe.index import band_weights
 from dedupe.ingest.records import BODY_ALIASES, story_from_record
 from dedupe.pipeline import (
@@ -454,8 +454,12 @@ def _same_text(members: list[tuple[str, int, int, bool]], settings: Settings) ->
     size = np.array([m[2] for m in members], dtype=np.int64)
     truncated = np.array([m[3] for m in members], dtype=np.bool_)
     rank = fitness(truncated, published, size, np.zeros(len(ids), dtype=np.bool_))
-    found = same_text(np.argsort(rank), published, size, rank, settings)
-    return [(ids[rep], [ids[c] for c in held.tolist()]) for rep, held in found if len(held)]
+    keys = np.zeros((len(ids), 2), dtype=np.uint64)
+    _, copies = text_classes(keys, published, size, rank, settings)
+    held: dict[int, list[str]] = {}
+    for copy, rep in zip(copies.rows.tolist(), copies.of.tolist(), strict=True):
+        held.setdefault(rep, []).append(ids[copy])
+    return [(ids[rep], copies_of_rep) for rep, copies_of_rep in held.items()]
 
 
 def _bucket_pairs(
@@ -597,13 +601,10 @@ def _group_component(members: Iterable[tuple], pairs: Iterable[tuple], settings:
             for k, name in enumerate(_MEASURES, start=3)
         },
     )
-    held = {
-        row[m]: np.array(sorted(row[c] for c, _ in copies), dtype=np.int64)
-        for m, copies in copies_of.items()
-        if copies
-    }
+    held = sorted((row[c], row[m]) for m, copies in copies_of.items() for c, _ in copies)
+    rows, of = np.array(held, dtype=np.int64).reshape(-1, 2).T
     rank = fitness(truncated, published, size, teasers_of(verified, count))
-    grouped = group(verified, held, rank, count)
+    grouped = group(verified, Copies(rows, of), rank, count)
     groups, explained = report_groups(grouped, verified, ids, published, {})
     by_group = {m.id: g.canonical for g in groups for m in g.members}
     return [(g, [p for p in explained if by_group[p.b] == g.canonical]) for g in groups]
