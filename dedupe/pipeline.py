@@ -156,28 +156,38 @@ def report_groups(
     with the ``shared`` passages of the pairs that have them."""
     pair = grouped.pair
     duplicate = duplicates(grouped, relation_of(verified, pair)).tolist()
+    members = grouped.members.tolist()
+    explaining = pair.tolist()
+    # An exact copy's days from its representative, for all copies at once.
+    copy = pair == -2
+    days = np.full(len(pair), np.nan)
+    days[copy] = days_between(published[grouped.copy_of[copy]], published[grouped.members[copy]])
+    copy_days = [None if np.isnan(d) else d for d in days.tolist()]
+    copy_of = grouped.copy_of.tolist()
+    relation = [RELATIONS[code - 1] for code in verified.relation.tolist()]
+    score = verified.score.tolist()
+    ends = list(zip(verified.a.tolist(), verified.b.tolist(), strict=True))
+    offsets = grouped.offsets.tolist()
+    measured = np.flatnonzero(pair >= 0)
+    evidence = verified.evidences(pair[measured], shared)
+    evidence_of = dict(zip(measured.tolist(), evidence, strict=True))
     groups: list[Group] = []
     pairs: list[Pair] = []
     for number in range(len(grouped)):
-        first, stop = int(grouped.offsets[number]), int(grouped.offsets[number + 1])
-        canonical = ids[grouped.members[first]]
+        first, stop = offsets[number], offsets[number + 1]
+        canonical = ids[members[first]]
         listed = [Member(canonical, "original")]
         for k in range(first + 1, stop):
-            row = int(grouped.members[k])
-            if pair[k] == -2:
-                rep = int(grouped.copy_of[k])
+            row = members[k]
+            q = explaining[k]
+            if q == -2:
                 listed.append(Member(ids[row], "exact", 1.0))
-                days = float(days_between(published[[rep]], published[[row]])[0])
-                evidence = Evidence(100.0, 1.0, 1.0, days_apart=None if np.isnan(days) else days)
-                pairs.append(Pair(ids[rep], ids[row], "exact", 1.0, evidence))
+                evidence = Evidence(100.0, 1.0, 1.0, days_apart=copy_days[k])
+                pairs.append(Pair(ids[copy_of[k]], ids[row], "exact", 1.0, evidence))
                 continue
-            q = int(pair[k])
-            relation = RELATIONS[verified.relation[q] - 1]
-            score = float(verified.score[q])
-            listed.append(Member(ids[row], relation, score))
-            evidence = verified.evidence(q, shared.get(q, ()))
-            a, b = int(verified.a[q]), int(verified.b[q])
-            pairs.append(Pair(ids[a], ids[b], relation, score, evidence))
+            listed.append(Member(ids[row], relation[q], score[q]))
+            a, b = ends[q]
+            pairs.append(Pair(ids[a], ids[b], relation[q], score[q], evidence_of[k]))
         kind = "duplicate" if duplicate[number] else "syndicated"
         groups.append(Group(f"g{number + 1}", kind, canonical, tuple(listed)))
     return tuple(groups), tuple(pairs)

@@ -14,7 +14,7 @@ measures as arrays. ``explain`` finds the shared passages of the pairs that are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import NamedTuple
 
@@ -30,7 +30,7 @@ from dedupe.story import Evidence, Relation, Story
 # Relation codes of ``Verified.relation``: RELATIONS[code - 1]; 0 is no relation.
 RELATIONS: tuple[Relation, ...] = ("exact", "near-duplicate", "syndicated", "teaser")
 EXACT, NEAR_DUPLICATE, SYNDICATED, TEASER = 1, 2, 3, 4
-_MICROS_PER_DAY = 86_400_000_000
+MICROS_PER_DAY = 86_400_000_000
 # Shared passages are searched in the first words only: a huge story would cost its length.
 _PASSAGE_WINDOW = 3000
 # Candidate pairs verified at a time.
@@ -70,16 +70,22 @@ class Verified:
 
     def evidence(self, k: int, shared: tuple[str, ...] = ()) -> Evidence:
         """The evidence of pair ``k``, with its shared passages."""
-        days = float(self.days_apart[k])
-        return Evidence(
-            float(self.title_similarity[k]),
-            float(self.containment[k]),
-            float(self.jaccard[k]),
-            shared,
-            None if np.isnan(days) else days,
-            float(self.number_agreement[k]),
-            float(self.name_agreement[k]),
-        )
+        return self.evidences(np.array([k]), {k: shared})[0]
+
+    def evidences(self, pairs: np.ndarray, shared: Mapping[int, tuple[str, ...]]) -> list[Evidence]:
+        """The evidence of each of these pairs, with the ``shared`` passages of those that
+        have them: a report's tens of thousands at once."""
+        columns = (
+            self.title_similarity, self.containment, self.jaccard, self.days_apart,
+            self.number_agreement, self.name_agreement,
+        )  # fmt: skip
+        values = zip(pairs.tolist(), *(column[pairs].tolist() for column in columns), strict=True)
+        return [
+            Evidence(title, contained, jaccard, shared.get(k, ()), days, numbers, names)
+            if days == days  # NaN: either story undated
+            else Evidence(title, contained, jaccard, shared.get(k, ()), None, numbers, names)
+            for k, title, contained, jaccard, days, numbers, names in values
+        ]
 
 
 def order(prints: Prints, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +110,7 @@ def window_days(sizes: np.ndarray, settings: Settings) -> np.ndarray:
 
 def days_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Days between publications (microseconds since the epoch); NaN unless both are dated."""
-    days = np.abs(a - b) / _MICROS_PER_DAY
+    days = np.abs(a - b) / MICROS_PER_DAY
     days[(a == NO_DATE) | (b == NO_DATE)] = np.nan
     return days
 
