@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from dedupe.compiled import compile_now, jit, worth
+from dedupe.compiled import compile_now, in_threads, jit, worth
 from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, mix64, signatures
 from dedupe.rows import Rows
 from dedupe.settings import Settings
@@ -96,7 +96,12 @@ def candidate_pairs(
     their pairs grew with the square of the corpus.
     """
     worth(keys.size)
-    codes = _bucket_pairs(keys, max_bucket, weights)
+
+    def bucket(first: int, stop: int) -> np.ndarray:
+        return _bucket_pairs(keys, first, stop, max_bucket, weights)
+
+    # Bands are bucketed apart, so threads share them out.
+    codes = np.concatenate([np.empty(0, np.uint64), *in_threads(bucket, keys.shape[1], 1)])
     codes.sort()
     # Each pair once, in place of its first code, with the sum of its bands' weights.
     shared = np.empty(len(codes), dtype=np.int32)
@@ -265,26 +270,25 @@ class Index:
 
 
 @jit
-def _bucket_pairs(keys, max_bucket, weights):
-    """The codes ``(i * n + j) << 3 | weight`` of the pairs of rows each bucket makes, with the
-    weight of the bucket's band (below 8), unordered and repeated (a pair shares several bands: 2
-    to 3 codes a pair). Buckets are found by hashing each band's keys into a table of slots,
-    each slot's rows kept in a list in row order."""
-    n, bands = keys.shape
+def _bucket_pairs(keys, first_band, stop_band, max_bucket, weights):
+    """The codes ``(i * n + j) << 3 | weight`` of the pairs of rows each bucket of the bands
+    ``first_band:stop_band`` makes, with the weight of the bucket's band (below 8), unordered and
+    repeated (a pair shares several bands: 2 to 3 codes a pair). Buckets are found by hashing
+    each band's keys into a table of slots, each slot's rows kept in a list in row order; a
+    slot's first row, last row and count are side by side, one cache line for the three."""
+    n = keys.shape[0]
     room = 1
     while room < 2 * n:
         room <<= 1
     slot_key = np.zeros(room, dtype=keys.dtype)
-    slot_head = np.empty(room, dtype=np.int64)
-    slot_tail = np.empty(room, dtype=np.int64)
-    slot_count = np.zeros(room, dtype=np.int64)
+    slot = np.empty((room, 3), dtype=np.int64)
     following = np.empty(n, dtype=np.int64)
     used = np.empty(n, dtype=np.int64)
     members = np.empty(n, dtype=np.int64)
     codes = np.empty(1 << 20, dtype=np.uint64)
     held = 0
     mask = np.uint64(room - 1)
-    for band in range(bands):
+    for band in range(first_band, stop_band):
         slots = 0
         for r in range(n):
             key = keys[r, band]
@@ -295,22 +299,22 @@ def _bucket_pairs(keys, max_bucket, weights):
                 s = (s + np.uint64(1)) & mask
             if slot_key[s] == 0:
                 slot_key[s] = key
-                slot_head[s] = r
-                slot_count[s] = 0
+                slot[s, 0] = r
+                slot[s, 2] = 0
                 used[slots] = s
                 slots += 1
             else:
-                following[slot_tail[s]] = r
-            slot_tail[s] = r
+                following[slot[s, 1]] = r
+            slot[s, 1] = r
             following[r] = -1
-            slot_count[s] += 1
+            slot[s, 2] += 1
         for u in range(slots):
             s = used[u]
-            count = slot_count[s]
+            count = slot[s, 2]
             slot_key[s] = 0
             if count < 2:
                 continue
-            r = slot_head[s]
+            r = slot[s, 0]
             for m in range(count):
                 members[m] = r
                 r = following[r]

@@ -398,10 +398,23 @@ def _gram(codes, start, size):
 def _shared_runs(codes, offsets, left, right, size, limit):
     """For each pair (``left[k]``, ``right[k]``) of texts, at most ``limit`` runs of words of the
     left text whose every ``size``-word stretch stands in the right one, longest first, then by
-    position: the pair's index, each run's first word and its length in words."""
+    position: the pair's index, each run's first word and its length in words. The right text's
+    stretches go into a hash table that each pair marks as its own (``stamp``), so that no
+    table is cleared or allocated per pair."""
     owner = np.empty(len(left) * limit, dtype=np.int64)
     starts = np.empty(len(left) * limit, dtype=np.int64)
     lengths = np.empty(len(left) * limit, dtype=np.int64)
+    longest = 0
+    for t in range(len(offsets) - 1):
+        longest = max(longest, offsets[t + 1] - offsets[t])
+    room = 16
+    while room < 2 * longest:
+        room <<= 1
+    mask = np.uint64(room - 1)
+    table = np.zeros(room, dtype=np.uint64)
+    stamp = np.full(room, -1, dtype=np.int64)
+    runs = np.empty((longest + 1, 2), dtype=np.int64)
+    rank = np.empty(longest + 1, dtype=np.int64)
     found = 0
     for k in range(len(left)):
         l0, l1 = offsets[left[k]], offsets[left[k] + 1]
@@ -409,17 +422,21 @@ def _shared_runs(codes, offsets, left, right, size, limit):
         n, m = l1 - l0, r1 - r0
         if n < size or m < size:
             continue
-        grams = np.empty(m - size + 1, dtype=np.uint64)
         for i in range(m - size + 1):
-            grams[i] = _gram(codes, r0 + i, size)
-        grams.sort()
-        runs = np.empty((n - size + 1, 2), dtype=np.int64)
+            h = _gram(codes, r0 + i, size)
+            slot = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40) & mask
+            while stamp[slot] == k and table[slot] != h:
+                slot = (slot + np.uint64(1)) & mask
+            stamp[slot] = k
+            table[slot] = h
         count = 0
         last = -2
         for i in range(n - size + 1):
             h = _gram(codes, l0 + i, size)
-            place = np.searchsorted(grams, h)
-            if place < len(grams) and grams[place] == h:
+            slot = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40) & mask
+            while stamp[slot] == k and table[slot] != h:
+                slot = (slot + np.uint64(1)) & mask
+            if stamp[slot] == k:
                 if i == last + 1:
                     runs[count - 1, 1] += 1
                 else:
@@ -427,8 +444,9 @@ def _shared_runs(codes, offsets, left, right, size, limit):
                     runs[count, 1] = size
                     count += 1
                 last = i
-        ranked = np.argsort(-runs[:count, 1] * (n + 1) + runs[:count, 0])
-        for r in ranked[:limit]:
+        for c in range(count):
+            rank[c] = -runs[c, 1] * (n + 1) + runs[c, 0]
+        for r in np.argsort(rank[:count])[:limit]:
             owner[found] = k
             starts[found] = runs[r, 0]
             lengths[found] = runs[r, 1]
