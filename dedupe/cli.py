@@ -20,38 +20,30 @@ import stat
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.file_proxy import FileProxy
-from rich.filesize import decimal
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 from typer.core import TyperGroup
 
-from dedupe import __version__
+import dedupe
 from dedupe.detector import Detector
 from dedupe.ingest import FORMATS as INPUT_FORMATS
-from dedupe.ingest import InputError, input_size, read
-from dedupe.pipeline import Stage
+from dedupe.ingest import InputError, read
 from dedupe.report import TABLE_LIMIT, printable, write_report, write_verdicts
 from dedupe.settings import Settings
 from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
+
+if TYPE_CHECKING:
+    from dedupe.progress import Shown
 
 
 class _Commands(TyperGroup):
@@ -315,115 +307,6 @@ def room_for_temporary_data() -> Iterator[None]:
         ) from None
 
 
-# What the progress display says of each stage of a scan after reading (``Detector.scan``).
-STAGE_NAMES: dict[Stage, str] = {
-    "candidates": "finding candidate pairs among {:,} stories",
-    "verifying": "verifying {:,} candidate pairs",
-    "grouping": "grouping {:,} accepted pairs",
-    "explaining": "explaining {:,} pairs",
-    "topics": "clustering {:,} stories into topics",
-    "texts": "reading back the texts of {:,} stories",
-}
-
-
-class Shown:
-    """The progress display of a long command, on a terminal (stderr) only. While reading, it
-    shows the bytes read against the size of the input when that is known (files and folders,
-    not stdin), with an ETA, and the records read per second; after, the stage the work is in.
-
-    Its callbacks are None when nothing is shown: piped runs stay quiet and pay nothing per
-    record. On a terminal, a record costs one addition, and the bytes read are told a block at
-    a time by the reader.
-    """
-
-    def __init__(self, bar: Progress | None = None, label: str = "", size: int | None = None):
-        self.records_read = 0
-        self._bar = bar
-        self._task = bar.add_task(label, total=size, shown=self, reading=True) if bar else None
-        self.records: Callable[[int], None] | None = self._count if bar else None
-        self.consumed: Callable[[int], None] | None = self._consume if bar else None
-        self.stage: Callable[[Stage, int], None] | None = self._stage if bar else None
-
-    def _count(self, records: int) -> None:
-        self.records_read += records
-
-    def _consume(self, size: int) -> None:
-        self._bar.advance(self._task, size)  # type: ignore[union-attr, arg-type]
-
-    def _stage(self, name: Stage, count: int) -> None:
-        self.now(STAGE_NAMES[name].format(count))
-
-    def now(self, what: str) -> None:
-        """Name what the command does now that reading is done, with the time it has taken so
-        far; drawn at once, so that even a short stage is seen."""
-        if self._bar is not None and self._task is not None:
-            self._bar.remove_task(self._task)
-            self._task = self._bar.add_task(what, total=None, reading=False)
-            self._bar.refresh()
-
-    def writing(self, out: Path | None) -> None:
-        """Say that the report is being written, or end the display if the report goes to the
-        terminal it is drawn on: it would draw over the report."""
-        if self._bar is not None and out is None and sys.stdout.isatty():
-            self._bar.stop()
-        else:
-            self.now("writing the report")
-
-
-class _ReadColumn(ProgressColumn):
-    """While reading: the share and bytes of the input read, when its size is known, and the
-    records read, per second. Nothing in the later stages."""
-
-    def render(self, task: Task) -> Text:
-        if not task.fields["reading"]:
-            return Text("")
-        read = task.fields["shown"].records_read
-        rate = read / task.elapsed if task.elapsed else 0.0
-        text = f"{read:,} records  {rate:,.0f} records/s"
-        if task.total:
-            size = f"{decimal(int(task.completed))} of {decimal(int(task.total))}"
-            text = f"{task.percentage:3.0f}%  {size}  {text}"
-        return Text(text)
-
-
-class _ElapsedColumn(ProgressColumn):
-    """The time the reading, or the stage, has taken so far: rich's own column stops once all
-    the bytes are read, while the last records read are still being worked on."""
-
-    def render(self, task: Task) -> Text:
-        return Text(str(timedelta(seconds=int(task.elapsed or 0))), style="progress.elapsed")
-
-
-class _EtaColumn(TimeRemainingColumn):
-    """The time left to read the input, when its size is known."""
-
-    def render(self, task: Task) -> Text:
-        left = super().render(task)
-        return Text.assemble("ETA ", left) if left.plain else left
-
-
-@contextmanager
-def progress_shown(label: str, inputs: Sequence[str], *, show: bool = True) -> Iterator[Shown]:
-    """The progress display of a command that reads ``inputs`` (``Shown``), if ``show`` and
-    stderr is a terminal. Reading runs at most two batches per worker ahead of fingerprinting,
-    so the display follows the work."""
-    if not show or not sys.stderr.isatty():
-        yield Shown()
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        _ReadColumn(),
-        _ElapsedColumn(),
-        _EtaColumn(),
-    )
-    # Stdout is not redirected: the report may be written to it while the display is shown.
-    with Progress(*columns, console=stderr, transient=True, redirect_stdout=False) as bar:
-        shown = Shown(bar, label, input_size(inputs))
-        bar.refresh()
-        yield shown
-
-
 class _StderrNow(io.TextIOBase):
     """Stderr as it is at each write, for the log: while a progress display is drawn, rich
     stands in for stderr and prints each line above the display instead of through it."""
@@ -437,7 +320,7 @@ class _StderrNow(io.TextIOBase):
 
 def _print_version(asked: bool) -> None:
     if asked:
-        typer.echo(f"dedupe {__version__}")
+        typer.echo(f"dedupe {dedupe.__version__}")
         raise typer.Exit()
 
 
@@ -510,8 +393,10 @@ def scan(
     writable(out)
     settings = configured(window, min_score)
     skipped = _Skipped()
+    from dedupe.progress import progress_shown
+
     # Spark draws progress of its own on stderr: the display is for the local engine.
-    with progress_shown("reading", inputs, show=engine is Engine.local) as shown:
+    with progress_shown("reading", inputs, stderr, show=engine is Engine.local) as shown:
         if engine is Engine.spark:
             try:
                 from dedupe.engines.spark import scan_stories
@@ -657,11 +542,13 @@ def index_add(
     ] = OnError.skip,
 ) -> None:
     """Add published stories to the index in bulk (without checking them)."""
+    from dedupe.progress import progress_shown
+
     # Stories the index cannot hold are skipped like bad records, or stop the command.
     refused: list[UnstorableStory] | None = [] if on_error is OnError.skip else None
     with (
         opened(index, create=True) as detector,
-        progress_shown("indexing", inputs) as shown,
+        progress_shown("indexing", inputs, stderr) as shown,
         reading(inputs, input_format, on_error, shown=shown) as stories,
     ):
         added = detector.add_many(stories, errors=refused)

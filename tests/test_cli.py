@@ -28,7 +28,7 @@ import pytest
 from rich.filesize import decimal
 from typer.testing import CliRunner
 
-from dedupe import cli
+from dedupe import cli, progress
 from dedupe.pipeline import Stage
 from dedupe.report import write_verdicts
 from dedupe.story import Evidence, Match, Story, Verdict
@@ -590,7 +590,7 @@ def test_on_a_terminal_the_display_shows_the_input_size_then_each_stage(tmp_path
 
 
 def test_every_stage_of_a_scan_has_words_on_the_display():
-    assert set(cli.STAGE_NAMES) == set(typing.get_args(Stage))
+    assert set(progress.STAGE_NAMES) == set(typing.get_args(Stage))
 
 
 def test_help_names_the_spark_extra_whole():

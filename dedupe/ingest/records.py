@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 import re
@@ -209,8 +208,11 @@ def normalize_published(value: str) -> str:
         when = datetime.fromisoformat(value)
         written = value
     except ValueError:
+        # RFC 2822 is the rarer form: its parser (email.utils) is imported when one comes.
+        from email.utils import parsedate_to_datetime
+
         try:
-            when = email.utils.parsedate_to_datetime(value)
+            when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             raise ValueError(f"published is not an ISO 8601 or RFC 2822 date: {value!r}") from None
         except OverflowError:  # a year or hour of twenty digits

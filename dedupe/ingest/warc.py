@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from email.message import Message
-from typing import Any, BinaryIO
-
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..story import Story
 from .errors import InputError
 from .html_page import MAX_PAGE_BYTES, page_story
 from .source import DECOMPRESSION_ERRORS
+
+if TYPE_CHECKING:
+    from warcio.archiveiterator import ArchiveIterator
 
 log = logging.getLogger("dedupe")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -39,6 +38,9 @@ def read_warc(source: str, stream: BinaryIO) -> Iterator[Story | InputError | No
     ``stream`` is the archive with any gzip undone: a ``.warc.gz`` is gzip member by member,
     which Python's gzip reads as one stream.
     """
+    # warcio is imported only to read an archive: sniffing every input for one must not pay it.
+    from warcio.archiveiterator import ArchiveIterator
+
     records = ArchiveIterator(stream)
     count = skipped = 0
     try:
@@ -61,6 +63,8 @@ def read_warc(source: str, stream: BinaryIO) -> Iterator[Story | InputError | No
 
 def _next_record(records: ArchiveIterator, source: str, count: int) -> Any:
     """The next record, None at the end; InputError if the archive is damaged there."""
+    from warcio.exceptions import ArchiveLoadFailed
+
     try:
         return next(records, None)
     except (ArchiveLoadFailed, *DECOMPRESSION_ERRORS) as error:
@@ -83,6 +87,8 @@ def _html_page(record: Any) -> tuple[str, str | None] | None:
         return None
     if record.http_headers.get_statuscode() != "200":
         return None
+    from email.message import Message
+
     content_type = Message()
     content_type["content-type"] = record.http_headers.get_header("Content-Type") or ""
     if content_type.get_content_type() not in _HTML_TYPES:
