@@ -33,6 +33,8 @@ from dedupe.verify import RELATIONS, explain, verify
 # meet the same stored stories again and again (one beat, one bucket), and fingerprinting them
 # was most of a check's time.
 _KNOWN_FINGERPRINTS = 10_000
+# Bands bucketed at a time by a scan: their pair codes are held at once.
+_BANDS_AT_ONCE = 8
 # The story checked or added one at a time at which the loops are compiled (see
 # ``Index._fingerprint``): a ``dedupe check`` of a draft or a few stays interpreted, a crawler
 # runs compiled from its eighth story on.
@@ -97,16 +99,23 @@ def candidate_pairs(
     """
     worth(keys.size)
 
-    def bucket(first: int, stop: int) -> np.ndarray:
-        return _bucket_pairs(keys, first, stop, max_bucket, weights)
+    def bucket(first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs, shared = np.empty(0, np.uint64), np.empty(0, np.int32)
+        for band in range(first, stop, _BANDS_AT_ONCE):
+            codes = _bucket_pairs(keys, band, min(band + _BANDS_AT_ONCE, stop), max_bucket, weights)
+            codes.sort()
+            # Each pair once, in place of its first code, with the sum of its bands' weights.
+            sums = np.empty(len(codes), dtype=np.int32)
+            count = _runs(codes, sums)
+            pairs, shared = _union(pairs, shared, codes[:count], sums[:count])
+            del codes, sums
+        return pairs, shared
 
-    # Bands are bucketed apart, so threads share them out.
-    codes = np.concatenate([np.empty(0, np.uint64), *in_threads(bucket, keys.shape[1], 1)])
-    codes.sort()
-    # Each pair once, in place of its first code, with the sum of its bands' weights.
-    shared = np.empty(len(codes), dtype=np.int32)
-    count = _runs(codes, shared)
-    pairs, shared = codes[:count], shared[:count]
+    # Bands are bucketed apart, so threads share them out, and a few at a time, so that the
+    # codes of all pairs in all bands (some 65 million at a million stories) are never held.
+    pairs, shared = np.empty(0, np.uint64), np.empty(0, np.int32)
+    for part in in_threads(bucket, keys.shape[1], _BANDS_AT_ONCE):
+        pairs, shared = _union(pairs, shared, *part)
     most = int(weights.sum()) if len(weights) else 0
     keep = _top_partners(pairs, shared, keys.shape[0], most, max_partners)
     kept = pairs[keep]
@@ -347,6 +356,33 @@ def _runs(codes, sums):
             sums[n] = weight
             n += 1
     return n
+
+
+@jit
+def _union(pairs, shared, more, more_shared):
+    """Two sorted lists of distinct pairs as one, the weights of a pair in both summed."""
+    out = np.empty(len(pairs) + len(more), dtype=pairs.dtype)
+    sums = np.empty(len(out), dtype=shared.dtype)
+    i = j = n = 0
+    while i < len(pairs) and j < len(more):
+        if pairs[i] < more[j]:
+            out[n], sums[n] = pairs[i], shared[i]
+            i += 1
+        elif pairs[i] > more[j]:
+            out[n], sums[n] = more[j], more_shared[j]
+            j += 1
+        else:
+            out[n], sums[n] = pairs[i], shared[i] + more_shared[j]
+            i += 1
+            j += 1
+        n += 1
+    for k in range(i, len(pairs)):
+        out[n], sums[n] = pairs[k], shared[k]
+        n += 1
+    for k in range(j, len(more)):
+        out[n], sums[n] = more[k], more_shared[k]
+        n += 1
+    return out[:n].copy(), sums[:n].copy()
 
 
 @jit
