@@ -391,10 +391,25 @@ def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
     were folded: a record that repeats a given id with the same fields is folded into it
     (identical records whose id came from their content are all kept); the stories of one id are
     named by ``version_names`` in the order of their digests."""
+    # Nearly every id is held by one story: only the stories of the few ids held by several
+    # are shuffled by id (with their fingerprints), the others go straight through.
+    shared_ids = raw.groupBy("story_id").count().where(F.col("count") > 1).select("story_id")
+    shared_ids = shared_ids.localCheckpoint()
+    alone = (
+        raw.drop("words")
+        .join(F.broadcast(shared_ids), "story_id", "left_anti")
+        .withColumnRenamed("story_id", "id")
+        .select("id", "title", "body", "keys", *_FINGERPRINT)
+    )
+    if not shared_ids.take(1):
+        prints = alone.persist(StorageLevel.MEMORY_AND_DISK)
+        prints.count()
+        return prints, 0
     record = Window.partitionBy("story_id", "digest")
     given = F.when(~F.col("from_content"), 1).otherwise(0)
     kept = (
         raw.drop("words")
+        .join(F.broadcast(shared_ids), "story_id", "left_semi")
         .withColumn("copy", F.row_number().over(record.orderBy("from_content")))
         .withColumn("given", F.sum(given).over(record))
         .where(F.col("from_content") | (F.col("copy") == 1))
@@ -407,11 +422,9 @@ def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
     shared = dict(
         ranked.groupBy("story_id").count().where(F.col("count") > 1).rdd.map(tuple).collect()
     )
-    names = (
-        version_names(shared, set(kept.select("story_id").rdd.map(lambda r: r[0]).collect()))
-        if shared
-        else {}
-    )
+    # A renamed story must not take the id of any story of the corpus.
+    taken = set(raw.select("story_id").rdd.map(lambda r: r[0]).collect())
+    names = version_names(shared, taken) if shared else {}
     renamed = spark.createDataFrame(
         [(i, rank, name) for i, listed in names.items() for rank, name in enumerate(listed, 1)],
         "story_id string, rank int, name string",
@@ -420,6 +433,7 @@ def _unique_ids(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int]:
         ranked.join(F.broadcast(renamed), ["story_id", "rank"], "left")
         .withColumn("id", F.coalesce("name", "story_id"))
         .select("id", "title", "body", "keys", *_FINGERPRINT)
+        .unionByName(alone)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     prints.count()
@@ -431,7 +445,7 @@ def _exact_classes(
     spark: SparkSession, prints: DataFrame, parts: int, settings: Settings
 ) -> DataFrame:
     """(representative id, ids of its exact copies) for every text held by several stories,
-    chosen by ``group.same_text`` itself; most texts are held by one story and never leave the
+    chosen by ``group.text_classes`` itself; most texts are held by one story and never leave the
     JVM."""
     holders = Window.partitionBy("text_key")
     shared = (
