@@ -194,6 +194,8 @@ def _text(value: Any, name: str) -> str:
 
 
 def _optional_text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
     return _text(value, name).strip() or None
 
 
@@ -203,7 +205,6 @@ def normalize_published(value: str) -> str:
     One form lets later stages compare dates as strings to find the earliest copy. RFC 2822 dates,
     as in RSS and e-mail, are converted; anything else is an error.
     """
-    outside = f"published is outside the calendar: {value!r}"
     try:
         when = datetime.fromisoformat(value)
         written = value
@@ -216,7 +217,7 @@ def normalize_published(value: str) -> str:
         except (TypeError, ValueError):
             raise ValueError(f"published is not an ISO 8601 or RFC 2822 date: {value!r}") from None
         except OverflowError:  # a year or hour of twenty digits
-            raise ValueError(outside) from None
+            raise ValueError(_outside(value)) from None
         written = when.isoformat()
     if when.tzinfo is None:
         # No zone given: keep the local time as written rather than invent a zone.
@@ -226,5 +227,9 @@ def normalize_published(value: str) -> str:
     except OverflowError:
         # 9999-12-31T23:59:59-01:00 is a moment of year 10000 in UTC; 0001-01-01T00:00:00+01:00
         # one of year 0.
-        raise ValueError(outside) from None
+        raise ValueError(_outside(value)) from None
     return in_utc.isoformat().replace("+00:00", "Z")
+
+
+def _outside(value: str) -> str:
+    return f"published is outside the calendar: {value!r}"
