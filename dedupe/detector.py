@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -183,6 +183,32 @@ def _explain_spilled(
 ) -> list[tuple[str, ...]]:
     """A worker's share of the shared passages: pairs of the stories at these places."""
     return explain(read_spilled(files, places), pairs, settings)
+
+
+class _Pending(Mapping[int, tuple[str, ...]]):
+    """Shared passages that the workers are finding, pair by pair, waited for when first read."""
+
+    def __init__(self, jobs: list[tuple[np.ndarray, multiprocessing.pool.AsyncResult]]) -> None:
+        self._jobs = jobs
+        self._found: dict[int, tuple[str, ...]] | None = None
+
+    def _all(self) -> dict[int, tuple[str, ...]]:
+        if self._found is None:
+            self._found = {
+                k: shared
+                for part, job in self._jobs
+                for k, shared in zip(part.tolist(), job.get(), strict=True)
+            }
+        return self._found
+
+    def __getitem__(self, pair: int) -> tuple[str, ...]:
+        return self._all()[pair]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 class _Workers:
@@ -509,9 +535,10 @@ class Detector:
         numbers: np.ndarray,
         spill: Spill,
         workers: _Workers,
-    ) -> dict[int, tuple[str, ...]]:
+    ) -> Mapping[int, tuple[str, ...]]:
         """The shared passages of the pairs reported (``pipeline.passages``), shared out among
-        the workers when the scan has them: explaining reads back and tokenizes the texts."""
+        the workers when the scan has them (explaining reads back and tokenizes the texts), who
+        find them while this process makes the report's groups (``_Pending``)."""
         if workers.pool is None or len(wanted) < 2 * BATCH:
             return passages(
                 verified, wanted, lambda rows: spill.stories(numbers[rows]), self.settings
@@ -524,11 +551,7 @@ class Detector:
                 _explain_spilled, (spill.files, places, pairs, self.settings)
             )
             jobs.append((part, job))
-        return {
-            k: shared
-            for part, job in jobs
-            for k, shared in zip(part.tolist(), job.get(), strict=True)
-        }
+        return _Pending(jobs)
 
     # --- one story at a time -----------------------------------------------------------------
 

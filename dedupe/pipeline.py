@@ -153,44 +153,59 @@ def report_groups(
     shared: Mapping[int, tuple[str, ...]],
 ) -> tuple[tuple[Group, ...], tuple[Pair, ...]]:
     """The report's groups, and for each member but the canonical the pair that explains it,
-    with the ``shared`` passages of the pairs that have them."""
+    with the ``shared`` passages of the pairs that have them. ``shared`` is read only once the
+    groups are made: passages still being found elsewhere are waited for as late as can be."""
     pair = grouped.pair
     duplicate = duplicates(grouped, relation_of(verified, pair)).tolist()
     members = grouped.members.tolist()
     explaining = pair.tolist()
+    relation = [RELATIONS[code - 1] for code in verified.relation.tolist()]
+    score = verified.score.tolist()
+    offsets = grouped.offsets.tolist()
+    groups: list[Group] = []
+    for number in range(len(grouped)):
+        first, stop = offsets[number], offsets[number + 1]
+        listed = [Member(ids[members[first]], "original")]
+        for k in range(first + 1, stop):
+            q = explaining[k]
+            if q == -2:
+                listed.append(Member(ids[members[k]], "exact", 1.0))
+            else:
+                listed.append(Member(ids[members[k]], relation[q], score[q]))
+        kind = "duplicate" if duplicate[number] else "syndicated"
+        groups.append(Group(f"g{number + 1}", kind, listed[0].id, tuple(listed)))
+    return tuple(groups), _reported_pairs(grouped, verified, ids, published, shared)
+
+
+def _reported_pairs(
+    grouped: Grouped,
+    verified: Verified,
+    ids: Sequence[str],
+    published: np.ndarray,
+    shared: Mapping[int, tuple[str, ...]],
+) -> tuple[Pair, ...]:
+    """The pair that explains each member but the canonical, in the order of the groups and
+    their members: an exact copy with its representative, the others with their evidence."""
+    pair = grouped.pair
     # An exact copy's days from its representative, for all copies at once.
     copy = pair == -2
     days = np.full(len(pair), np.nan)
     days[copy] = days_between(published[grouped.copy_of[copy]], published[grouped.members[copy]])
-    copy_days = [None if np.isnan(d) else d for d in days.tolist()]
-    copy_of = grouped.copy_of.tolist()
+    measured = np.flatnonzero(pair >= 0)
+    evidence = dict(zip(measured.tolist(), verified.evidences(pair[measured], shared), strict=True))
     relation = [RELATIONS[code - 1] for code in verified.relation.tolist()]
     score = verified.score.tolist()
     ends = list(zip(verified.a.tolist(), verified.b.tolist(), strict=True))
-    offsets = grouped.offsets.tolist()
-    measured = np.flatnonzero(pair >= 0)
-    evidence = verified.evidences(pair[measured], shared)
-    evidence_of = dict(zip(measured.tolist(), evidence, strict=True))
-    groups: list[Group] = []
+    members, copy_of = grouped.members.tolist(), grouped.copy_of.tolist()
     pairs: list[Pair] = []
-    for number in range(len(grouped)):
-        first, stop = offsets[number], offsets[number + 1]
-        canonical = ids[members[first]]
-        listed = [Member(canonical, "original")]
-        for k in range(first + 1, stop):
-            row = members[k]
-            q = explaining[k]
-            if q == -2:
-                listed.append(Member(ids[row], "exact", 1.0))
-                evidence = Evidence(100.0, 1.0, 1.0, days_apart=copy_days[k])
-                pairs.append(Pair(ids[copy_of[k]], ids[row], "exact", 1.0, evidence))
-                continue
-            listed.append(Member(ids[row], relation[q], score[q]))
+    for k, (q, moment) in enumerate(zip(pair.tolist(), days.tolist(), strict=True)):
+        if q == -2:
+            exact = Evidence(100.0, 1.0, 1.0, days_apart=None if np.isnan(moment) else moment)
+            pairs.append(Pair(ids[copy_of[k]], ids[members[k]], "exact", 1.0, exact))
+        elif q >= 0:
             a, b = ends[q]
-            pairs.append(Pair(ids[a], ids[b], relation[q], score[q], evidence_of[k]))
-        kind = "duplicate" if duplicate[number] else "syndicated"
-        groups.append(Group(f"g{number + 1}", kind, canonical, tuple(listed)))
-    return tuple(groups), tuple(pairs)
+            pairs.append(Pair(ids[a], ids[b], relation[q], score[q], evidence[k]))
+    return tuple(pairs)
 
 
 def topic_rows(grouped: Grouped, count: int) -> np.ndarray:
