@@ -34,6 +34,7 @@ from dedupe.pipeline import (
     pair_rows,
     passages,
     report_groups,
+    report_pairs,
     story_digest,
     topic_rows,
     version_names,
@@ -337,9 +338,11 @@ class Detector:
         del prints, keys
         wanted = explained(grouped, verified)
         stage("explaining", len(wanted))
+        # The workers find the passages while this process makes the groups and the topics'
+        # partition; the pairs are made once the passages come.
         shared = self._passages(verified, wanted, numbers, spill, workers)
-        groups, pairs = report_groups(grouped, verified, ids, published, shared)
-        clock.lap("%d groups, %d pairs explained", len(groups), len(pairs))
+        groups = report_groups(grouped, verified, ids)
+        clock.lap("%d groups", len(groups))
 
         found_topics: tuple[Topic, ...] = ()
         if topics:
@@ -355,6 +358,8 @@ class Detector:
                 workers.pool.imap if workers.pool else map,
             )
             clock.lap("%d topics", len(found_topics))
+        pairs = report_pairs(grouped, verified, ids, published, shared)
+        clock.lap("%d pairs explained", len(pairs))
         grouped_texts: dict[str, Story] = {}
         if texts:
             members = grouped.members

@@ -4,7 +4,8 @@ construction.
 
 A scan's stories are rows, in id order: ``fingerprint_batch`` makes the fingerprints and band
 keys of a batch; ``find_groups`` the exact classes, candidate pairs, verification and groups;
-``report_groups`` the report's groups and pairs, explaining each member once; ``topic_rows`` the
+``report_groups`` and ``report_pairs`` the report's groups and pairs, explaining each member
+once; ``topic_rows`` the
 stories topics are made of. Ids appear only at the edges.
 """
 
@@ -145,16 +146,9 @@ def pair_rows(verified: Verified, wanted: np.ndarray) -> tuple[np.ndarray, np.nd
     return needed, ends.reshape(2, -1).T
 
 
-def report_groups(
-    grouped: Grouped,
-    verified: Verified,
-    ids: Sequence[str],
-    published: np.ndarray,
-    shared: Mapping[int, tuple[str, ...]],
-) -> tuple[tuple[Group, ...], tuple[Pair, ...]]:
-    """The report's groups, and for each member but the canonical the pair that explains it,
-    with the ``shared`` passages of the pairs that have them. ``shared`` is read only once the
-    groups are made: passages still being found elsewhere are waited for as late as can be."""
+def report_groups(grouped: Grouped, verified: Verified, ids: Sequence[str]) -> tuple[Group, ...]:
+    """The report's groups, their members in order, each with the relation and score of the
+    pair that explains it (``report_pairs``)."""
     pair = grouped.pair
     duplicate = duplicates(grouped, relation_of(verified, pair)).tolist()
     members = grouped.members.tolist()
@@ -174,10 +168,10 @@ def report_groups(
                 listed.append(Member(ids[members[k]], relation[q], score[q]))
         kind = "duplicate" if duplicate[number] else "syndicated"
         groups.append(Group(f"g{number + 1}", kind, listed[0].id, tuple(listed)))
-    return tuple(groups), _reported_pairs(grouped, verified, ids, published, shared)
+    return tuple(groups)
 
 
-def _reported_pairs(
+def report_pairs(
     grouped: Grouped,
     verified: Verified,
     ids: Sequence[str],
@@ -185,7 +179,9 @@ def _reported_pairs(
     shared: Mapping[int, tuple[str, ...]],
 ) -> tuple[Pair, ...]:
     """The pair that explains each member but the canonical, in the order of the groups and
-    their members: an exact copy with its representative, the others with their evidence."""
+    their members: an exact copy with its representative, the others with their evidence and
+    the ``shared`` passages of those that have them (``shared`` may still be being found
+    elsewhere: it is read last)."""
     pair = grouped.pair
     # An exact copy's days from its representative, for all copies at once.
     copy = pair == -2

@@ -2,7 +2,7 @@ import numpy as np
 
 from dedupe.fingerprint import NO_DATE
 from dedupe.group import Copies, group
-from dedupe.pipeline import report_groups
+from dedupe.pipeline import report_groups, report_pairs
 from dedupe.verify import RELATIONS, Verified
 
 
@@ -38,7 +38,8 @@ def group_pairs(pairs, copies, key):
     held = sorted((row[c], row[r]) for r, cs in copies.items() for c in cs)
     rows, of = np.array(held, dtype=np.int64).reshape(-1, 2).T
     grouped = group(verified, Copies(rows, of), rank, len(ids))
-    return report_groups(grouped, verified, ids, np.full(len(ids), NO_DATE), {})
+    undated = np.full(len(ids), NO_DATE)
+    return report_groups(grouped, verified, ids), report_pairs(grouped, verified, ids, undated, {})
 
 
 def test_pairs_join_into_groups_with_a_canonical():

@@ -52,6 +52,7 @@ from dedupe.ingest.records import BODY_ALIASES, story_from_record
 from dedupe.pipeline import (
     fingerprint_batch,
     report_groups,
+    report_pairs,
     story_digest,
     teasers_of,
     version_names,
@@ -563,11 +564,11 @@ def _groups(
     copies: DataFrame, prints: DataFrame, accepted: DataFrame, settings: Settings
 ) -> tuple[tuple[Group, ...], list[Pair]]:
     """Groups numbered g1, g2, ... by canonical id, and their pairs in that order, made on the
-    driver by the local engine's own ``group`` and ``report_groups``: the accepted pairs and
-    the exact copies are a small share of the stories (33,000 pairs at 100,000 stories), and
-    their stories, laid out as rows in id order with the facts grouping reads, are grouped as
-    the local engine groups all its rows. Components found by Spark joins instead (label
-    propagation, a dozen rounds of shuffles) took a quarter of a scan."""
+    driver by the local engine's own ``group``, ``report_groups`` and ``report_pairs``: the
+    accepted pairs and the exact copies are a small share of the stories (33,000 pairs at
+    100,000 stories), and their stories, laid out as rows in id order with the facts grouping
+    reads, are grouped as the local engine groups all its rows. Components found by Spark joins
+    instead (label propagation, a dozen rounds of shuffles) took a quarter of a scan."""
     pairs = accepted.collect()
     held = [(row.id, copy) for row in copies.collect() for copy in row.copies]
     involved = _grouped_ids(accepted, copies)
@@ -593,8 +594,8 @@ def _groups(
     rows, of = np.array(copy_rows, dtype=np.int64).reshape(-1, 2).T
     rank = fitness(truncated, published, size, teasers_of(verified, count))
     grouped = group(verified, Copies(rows, of), rank, count)
-    groups, explained = report_groups(grouped, verified, ids, published, {})
-    return groups, list(explained)
+    groups = report_groups(grouped, verified, ids)
+    return groups, list(report_pairs(grouped, verified, ids, published, {}))
 
 
 def _grouped_ids(accepted: DataFrame, copies: DataFrame) -> DataFrame:
