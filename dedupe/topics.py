@@ -39,8 +39,8 @@ from functools import partial
 import numpy as np
 from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
 
+from .compiled import is_compiled, jit, worth
 from .rows import Rows
 from .settings import Settings
 from .story import Topic
@@ -212,15 +212,25 @@ def _reduce(weights: sparse.csr_matrix) -> np.ndarray:
 
 def _agglomerate(weights: sparse.csr_matrix, distance: float) -> np.ndarray:
     """Average-linkage clusters of the rows, merged while closer than ``distance``."""
-    if weights.shape[0] == 1:
+    rows = weights.shape[0]
+    if rows == 1:
         return np.zeros(1, dtype=np.int64)
-    # Rows are L2-normalised, so the dot product is the cosine similarity.
-    distances = 1.0 - (weights @ weights.T).toarray().astype(np.float64)
-    np.clip(distances, 0.0, 1.0, out=distances)
-    np.fill_diagonal(distances, 0.0)
+    columns = weights.tocsc()
+    per_word = np.diff(columns.indptr).astype(np.int64)
+    distances = np.empty(rows * (rows - 1) // 2)
+    worth(int(per_word @ per_word) // 2 + len(distances))
+    _cosine_distances(
+        weights.indptr,
+        weights.indices,
+        weights.data,
+        columns.indptr,
+        columns.indices,
+        columns.data,
+        distances,
+    )
     # SciPy's nearest-neighbour chain: the same merges as scikit-learn's average linkage, in half
     # the time. A merge at exactly ``distance`` is not made, as scikit-learn's threshold has it.
-    tree = linkage(squareform(distances, checks=False), method="average")
+    tree = linkage(distances, method="average")
     return fcluster(tree, np.nextafter(distance, 0.0), criterion="distance") - 1
 
 
@@ -248,3 +258,40 @@ def _labels(
     for t, term in zip(row[top].tolist(), terms[column[top]].tolist(), strict=True):
         words[t].append(term)
     return [" ".join(label) for label in words]
+
+
+# --- compiled loops --------------------------------------------------------------------------
+
+
+@jit
+def _cosine_distances(indptr, indices, data, column_starts, column_rows, column_data, out):
+    """One minus the dot product of rows i < j (L2-normalised: the cosine distance), at least 0,
+    in SciPy's condensed order. SciPy's sparse product and dense copy of a block took four times
+    as long (1.8 -> 0.4 s for 73 blocks at 68,029 stories); the products of each pair are summed
+    in float32 in the order of the first row's columns, as SciPy sums them, so the distances are
+    the same to the bit."""
+    rows = len(indptr) - 1
+    sums = np.zeros(rows, dtype=np.float32)
+    # Each column's first entry not yet passed: rows come in order, so the entries after a
+    # row's own are the rows after it.
+    after = column_starts[:-1].copy()
+    at = 0
+    for i in range(rows):
+        for entry in range(indptr[i], indptr[i + 1]):
+            column = indices[entry]
+            weight = data[entry]
+            after[column] += 1
+            for other in range(after[column], column_starts[column + 1]):
+                sums[column_rows[other]] += weight * column_data[other]
+        for j in range(i + 1, rows):
+            out[at] = max(1.0 - np.float64(sums[j]), 0.0)
+            sums[j] = 0.0
+            at += 1
+
+
+if is_compiled():
+    # ``compiled`` compiles the loops registered when they first pay; a scan imports this module
+    # only when it comes to topics, after that, so this loop is compiled here.
+    import numba
+
+    _cosine_distances = numba.njit(cache=True, nogil=True)(_cosine_distances.__wrapped__)

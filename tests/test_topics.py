@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from scipy import sparse
+from scipy.spatial.distance import squareform
 
 from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
 from dedupe.story import Story, Topic
-from dedupe.topics import _blocks, cluster_topics
+from dedupe.topics import _blocks, _cosine_distances, cluster_topics
 
-SEED_PAGE = Path(__file__).resolve().parent.parent / "seeds" / "feed-page.txt"
+ROOT = Path(__file__).resolve().parent.parent
+SEED_PAGE = ROOT / "seeds" / "feed-page.txt"
 _WORD = re.compile(r"\w+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
@@ -231,3 +239,58 @@ def test_topics_are_well_formed(words: list[list[str]], block_size: int, min_siz
     assert all(len(topic.members) >= min_size for topic in topics)
     assert all(list(topic.members) == sorted(topic.members) for topic in topics)
     assert topics_of(list(reversed(docs)), settings) == topics
+
+
+def test_distances_are_those_of_scipys_sparse_product_to_the_bit() -> None:
+    rng = np.random.default_rng(5)
+    counts = sparse.random(60, 40, density=0.15, format="csr", dtype=np.float32, random_state=rng)
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1))).ravel()
+    weights = sparse.csr_matrix(
+        sparse.diags(1 / np.maximum(norms, 1e-3)) @ counts, dtype=np.float32
+    )
+    columns = weights.tocsc()
+    out = np.empty(60 * 59 // 2)
+
+    _cosine_distances(
+        weights.indptr,
+        weights.indices,
+        weights.data,
+        columns.indptr,
+        columns.indices,
+        columns.data,
+        out,
+    )
+
+    expected = 1.0 - (weights @ weights.T).toarray().astype(np.float64)
+    np.clip(expected, 0.0, 1.0, out=expected)
+    np.fill_diagonal(expected, 0.0)
+    assert np.array_equal(out, squareform(expected, checks=False))
+
+
+def _topics_in_a_process(kernels: str, compile_first: bool) -> list:
+    """Topics of a corpus cut into blocks, found in a fresh process whose loops run ``kernels``;
+    ``compile_first`` compiles them before dedupe.topics is imported, as a scan does."""
+    program = (
+        "import dataclasses, json; from dedupe import compiled;"
+        f"compiled.compile_now() if {compile_first} else None;"
+        "from dedupe.settings import Settings; from tests.test_topics import corpus, topics_of;"
+        "docs = [(f'{i}-{d}', words) for i in range(4) for d, words in corpus()];"
+        "settings = dataclasses.replace(Settings(), topic_block_size=20);"
+        "found = [list(topic.members) for topic in topics_of(docs, settings)];"
+        "import dedupe.topics as t;"
+        "print(json.dumps([hasattr(t._cosine_distances, 'py_func'), found]))"
+    )
+    environment = {**os.environ, "DEDUPE_KERNELS": kernels}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_compiled_and_interpreted_distances_give_the_same_topics() -> None:
+    late_compiled, late = _topics_in_a_process("", compile_first=True)
+    compiled, topics = _topics_in_a_process("compiled", compile_first=False)
+    interpreted, same = _topics_in_a_process("interpreted", compile_first=False)
+    assert late_compiled and compiled and not interpreted
+    assert topics and late == topics == same
