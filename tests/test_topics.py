@@ -87,6 +87,17 @@ def test_labels_are_the_configured_number_of_content_terms() -> None:
         assert not {"the", "and", "his"} & set(terms)
 
 
+def test_terms_of_equal_weight_are_labelled_alphabetically() -> None:
+    settings = dataclasses.replace(Settings(), topic_label_terms=2)
+    docs = [(story, ["zebra", "mango", "apple", "kiwi"]) for story in ("a", "b")]
+    docs += [(story, ["quartz", "basalt"]) for story in ("c", "d")]
+    docs += [(story, ["granite"]) for story in ("e", "f")]
+
+    labels = {topic.members: topic.label for topic in topics_of(docs, settings)}
+
+    assert labels == {("a", "b"): "apple kiwi", ("c", "d"): "basalt quartz", ("e", "f"): "granite"}
+
+
 def test_same_topics_twice_and_in_any_input_order() -> None:
     docs = corpus()
     first = topics_of(docs, Settings())
