@@ -51,6 +51,12 @@ _PARTITION_DIMENSIONS = 100
 # Rows the latent space is fitted on: the labelled topic sets (up to 11,109 stories) are fitted
 # on every row.
 _PARTITION_SAMPLE = 20_000
+# The randomized SVD's power iterations (scikit-learn's default is 5, with an LU decomposition
+# after each): with 2, the words that two rows share and one k-means start (below), the
+# partition of 68,029 stories took 1.3 s instead of 3.8, and over four seeds the Google News
+# story clusters scored ARI 0.79-0.82, NMI 0.927-0.930 against 0.80-0.81, 0.926-0.931 before;
+# BBC and AG News NMI moved by less than 0.002.
+_POWER_ITERATIONS = 2
 _RANDOM_STATE = 0
 # Fewer blocks than this are clustered here rather than by ``map_blocks``' processes.
 _BLOCKS_SENT = 16
@@ -174,8 +180,10 @@ def _blocks(weights: sparse.csr_matrix, block_size: int) -> list[np.ndarray]:
             blocks.append(block)
             continue
         count = min(math.ceil(2 * len(block) / block_size), len(block))
+        # One start: the blocks only need to keep neighbours together, and each start's
+        # k-means++ cost as much as the rest of the fit.
         kmeans = MiniBatchKMeans(
-            n_clusters=count, n_init=3, batch_size=4096, random_state=_RANDOM_STATE
+            n_clusters=count, n_init=1, batch_size=4096, random_state=_RANDOM_STATE
         )
         assignment = kmeans.fit_predict(points[block])
         parts = [block[assignment == part] for part in range(count)]
@@ -191,22 +199,29 @@ def _reduce(weights: sparse.csr_matrix) -> np.ndarray:
     """Unit-length latent vectors, so that k-means' Euclidean distance follows cosine distance.
 
     The latent space is fitted on at most ``_PARTITION_SAMPLE`` rows, evenly spread in id order,
-    and every row is projected into it: the directions of a corpus's main subjects are already
-    clear in a sample, and fitting on every row took most of the time of topics at 100,000."""
+    and on the words that at least two of them share, and every row is projected into it: the
+    directions of a corpus's main subjects are already clear in a sample, a word seen once
+    points to no subject, and fitting on every row and word took most of the time of topics at
+    100,000 stories."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
-    dimensions = min(_PARTITION_DIMENSIONS, weights.shape[0] - 1, weights.shape[1] - 1)
-    if dimensions < 2:
-        # So few words that the rows are already short vectors.
-        return weights.toarray()
-    svd = TruncatedSVD(n_components=dimensions, random_state=_RANDOM_STATE)
     step = max(1, math.ceil(weights.shape[0] / _PARTITION_SAMPLE))
+    sample = weights[::step]
+    shared = np.flatnonzero(np.bincount(sample.indices, minlength=weights.shape[1]) >= 2)
+    weights = weights[:, shared]
+    dimensions = min(_PARTITION_DIMENSIONS, sample.shape[0] - 1, len(shared) - 1)
+    if dimensions < 2:
+        # So few shared words that the rows are already short vectors.
+        return weights.toarray()
+    svd = TruncatedSVD(
+        n_components=dimensions, n_iter=_POWER_ITERATIONS, random_state=_RANDOM_STATE
+    )
     # When all rows are alike the SVD's explained-variance ratio (unused here) divides by zero.
     with np.errstate(divide="ignore", invalid="ignore"):
         if step == 1:
             return normalize(svd.fit_transform(weights))
-        svd.fit(weights[::step])
+        svd.fit(sample[:, shared])
         return normalize(svd.transform(weights))
 
 
