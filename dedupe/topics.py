@@ -102,14 +102,17 @@ def cluster_topics(
     labels = _cluster(weights, settings, map_blocks)
     # A stable sort keeps each cluster's rows, and so its members, in id order.
     by_label = np.argsort(labels, kind="stable")
-    _, starts = np.unique(labels[by_label], return_index=True)
+    sizes = np.bincount(labels)
+    ends = np.cumsum(sizes).tolist()
     clusters = [
-        rows for rows in np.split(by_label, starts[1:]) if len(rows) >= settings.topic_min_size
+        by_label[ends[c] - sizes[c] : ends[c]]
+        for c in np.flatnonzero(sizes >= max(settings.topic_min_size, 1)).tolist()
     ]
-    clusters.sort(key=lambda rows: (-len(rows), ids[kept[rows[0]]]))
+    story_ids = [ids[row] for row in kept.tolist()]
+    clusters.sort(key=lambda rows: (-len(rows), story_ids[rows[0]]))
     labels_ = _labels(weights, clusters, terms, settings.topic_label_terms)
     return tuple(
-        Topic(id=f"t{number}", label=label, members=tuple(ids[kept[row]] for row in rows))
+        Topic(id=f"t{number}", label=label, members=tuple(story_ids[r] for r in rows.tolist()))
         for number, (rows, label) in enumerate(zip(clusters, labels_, strict=True), start=1)
     )
 
