@@ -17,12 +17,13 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from scipy import sparse
+from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
 from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
 from dedupe.story import Story, Topic
-from dedupe.topics import _blocks, _cosine_distances, cluster_topics
+from dedupe.topics import _agglomerate, _blocks, _cosine_distances, cluster_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_PAGE = ROOT / "seeds" / "feed-page.txt"
@@ -252,15 +253,27 @@ def test_topics_are_well_formed(words: list[list[str]], block_size: int, min_siz
     assert topics_of(list(reversed(docs)), settings) == topics
 
 
-def test_distances_are_those_of_scipys_sparse_product_to_the_bit() -> None:
-    rng = np.random.default_rng(5)
-    counts = sparse.random(60, 40, density=0.15, format="csr", dtype=np.float32, random_state=rng)
+def random_weights(rows: int, columns: int, density: float, seed: int) -> sparse.csr_matrix:
+    """Rows of L2 norm 1 (or empty), in float32, as TF-IDF weighs stories."""
+    rng = np.random.default_rng(seed)
+    counts = sparse.random(rows, columns, density=density, format="csr", random_state=rng)
     norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1))).ravel()
-    weights = sparse.csr_matrix(
-        sparse.diags(1 / np.maximum(norms, 1e-3)) @ counts, dtype=np.float32
-    )
+    return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-3)) @ counts, dtype=np.float32)
+
+
+def scipy_distances(weights: sparse.csr_matrix) -> np.ndarray:
+    """Cosine distances as SciPy's sparse product gives them, in the condensed order."""
+    distances = 1.0 - (weights @ weights.T).toarray().astype(np.float64)
+    np.clip(distances, 0.0, 1.0, out=distances)
+    np.fill_diagonal(distances, 0.0)
+    return squareform(distances, checks=False)
+
+
+def test_distances_are_those_of_scipys_sparse_product_to_the_bit() -> None:
+    weights = random_weights(60, 40, 0.15, seed=5)
     columns = weights.tocsc()
     out = np.empty(60 * 59 // 2)
+    near = np.zeros(60, dtype=np.bool_)
 
     _cosine_distances(
         weights.indptr,
@@ -269,13 +282,32 @@ def test_distances_are_those_of_scipys_sparse_product_to_the_bit() -> None:
         columns.indptr,
         columns.indices,
         columns.data,
+        0.9,
         out,
+        near,
     )
 
-    expected = 1.0 - (weights @ weights.T).toarray().astype(np.float64)
-    np.clip(expected, 0.0, 1.0, out=expected)
-    np.fill_diagonal(expected, 0.0)
-    assert np.array_equal(out, squareform(expected, checks=False))
+    expected = scipy_distances(weights)
+    assert np.array_equal(out, expected)
+    square = squareform(expected) + np.eye(60)
+    assert near.tolist() == (square < 0.9).any(axis=1).tolist()
+
+
+def test_rows_left_alone_change_no_cluster_of_the_others() -> None:
+    # Three words a row out of 300: some 20 rows have no other within the cut.
+    weights = random_weights(80, 300, 0.01, seed=7)
+    tree = linkage(scipy_distances(weights), method="average")
+    every_row = fcluster(tree, np.nextafter(0.9, 0.0), criterion="distance")
+
+    labels = _agglomerate(weights, 0.9)
+
+    def clusters(labels: np.ndarray) -> set[frozenset[int]]:
+        return {frozenset(np.flatnonzero(labels == label).tolist()) for label in set(labels)}
+
+    assert clusters(labels) == clusters(every_row)
+    sizes = np.bincount(labels)
+    assert (sizes == 1).sum() > 20 and (sizes > 2).any()
+    assert sorted(set(labels.tolist())) == list(range(len(sizes)))
 
 
 def _topics_in_a_process(kernels: str, compile_first: bool) -> list:
