@@ -125,25 +125,29 @@ def _counts(words: Rows, vocabulary: Mapping[int, str]) -> tuple[sparse.csr_matr
     Two sorts of 64-bit keys, (word, row) and then (row, column), do what ``np.unique`` with its
     inverse and a COO matrix's summing and sorting did in twice the time (0.51 -> 0.27 s for
     3.3 million words at 68,029 stories)."""
-    rows = np.repeat(np.arange(len(words), dtype=np.uint64), words.lengths)
-    by_word = np.sort(words.values.astype(np.uint64) << _HIGH | rows)
-    word = by_word >> _HIGH
+    # Worked in place: each new array of 3.3 million keys costs its page faults.
+    keys = words.values.astype(np.uint64)
+    keys <<= _HIGH
+    keys |= np.repeat(np.arange(len(words), dtype=np.uint64), words.lengths)
+    keys.sort()
+    word = keys >> _HIGH
     first = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
     terms = [vocabulary[h] for h in word[first].tolist()]
+    del word
     alphabetical = sorted(range(len(terms)), key=terms.__getitem__)
     place = np.empty(len(terms), dtype=np.uint64)
     place[alphabetical] = np.arange(len(terms), dtype=np.uint64)
-    column = np.repeat(place, np.diff(first, append=len(word)))
-    cells = np.sort((by_word & _LOW) << _HIGH | column)
-    starts = np.flatnonzero(np.concatenate(([True], cells[1:] != cells[:-1])))
-    cells = cells[starts]
-    indptr = np.zeros(len(words) + 1, dtype=np.int64)
-    np.cumsum(np.bincount((cells >> _HIGH).astype(np.int64), minlength=len(words)), out=indptr[1:])
+    keys &= _LOW
+    keys <<= _HIGH
+    keys |= np.repeat(place, np.diff(first, append=len(keys)))
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    cells = keys[starts]
     counts = sparse.csr_matrix(
         (
-            np.diff(starts, append=len(by_word)).astype(np.float32),
-            (cells & _LOW).astype(np.int64),
-            indptr,
+            np.diff(starts, append=len(keys)).astype(np.float32),
+            (cells & _LOW).astype(np.int32),
+            np.searchsorted(cells, np.arange(len(words) + 1, dtype=np.uint64) << _HIGH),
         ),
         shape=(len(words), len(terms)),
     )
