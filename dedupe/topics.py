@@ -95,11 +95,7 @@ def cluster_topics(
     if len(kept) < max(settings.topic_min_size, 1):
         return ()
 
-    # scikit-learn (most of a second to import) is imported where weights and the partition
-    # need it: a worker process that clusters blocks (``_agglomerate``) needs only SciPy.
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    weights = TfidfTransformer(sublinear_tf=True).fit_transform(counts[kept]).tocsr()
+    weights = _weights(counts[kept])
     labels = _cluster(weights, settings, map_blocks)
     # A stable sort keeps each cluster's rows, and so its members, in id order.
     by_label = np.argsort(labels, kind="stable")
@@ -152,6 +148,27 @@ def _counts(words: Rows, vocabulary: Mapping[int, str]) -> tuple[sparse.csr_matr
         shape=(len(words), len(terms)),
     )
     return counts, np.array([terms[i] for i in alphabetical], dtype=str)
+
+
+def _weights(counts: sparse.csr_matrix) -> sparse.csr_matrix:
+    """TF-IDF, to the bit as scikit-learn's ``TfidfTransformer(sublinear_tf=True)`` weighs it:
+    1 + log of the count, times the smoothed idf 1 + log((n + 1) / (df + 1)), each row scaled to
+    length 1. scikit-learn takes most of a second to import, which a feed page's topics need for
+    nothing else (only an input of more than ``topic_block_size`` stories is partitioned)."""
+    rows, columns = counts.shape
+    idf = np.bincount(counts.indices, minlength=columns).astype(np.float32)
+    idf += 1.0
+    np.divide(np.float32(rows + 1), idf, out=idf)
+    np.log(idf, out=idf)
+    idf += 1.0
+    data = np.log(counts.data)
+    data += 1.0
+    data *= idf[counts.indices]
+    worth(len(data))
+    _normalize_rows(counts.indptr, data)
+    return sparse.csr_matrix(
+        (data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape
+    )
 
 
 def _cluster(
@@ -325,6 +342,21 @@ def _labels(
 
 
 @jit
+def _normalize_rows(indptr, data):
+    """Each row of float32 ``data`` divided by its length, the squares summed in float64 in
+    order, as scikit-learn's ``normalize`` does it."""
+    for i in range(len(indptr) - 1):
+        total = 0.0
+        for j in range(indptr[i], indptr[i + 1]):
+            total += np.float64(data[j] * data[j])
+        if total == 0.0:
+            continue
+        total = np.sqrt(total)
+        for j in range(indptr[i], indptr[i + 1]):
+            data[j] = np.float64(data[j]) / total
+
+
+@jit
 def _cosine_distances(
     indptr, indices, data, column_starts, column_rows, column_data, cut, out, near
 ):
@@ -381,3 +413,4 @@ if is_compiled():
 
     _cosine_distances = numba.njit(cache=True, nogil=True)(_cosine_distances.__wrapped__)
     _pack = numba.njit(cache=True, nogil=True)(_pack.__wrapped__)
+    _normalize_rows = numba.njit(cache=True, nogil=True)(_normalize_rows.__wrapped__)

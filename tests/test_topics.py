@@ -23,7 +23,7 @@ from scipy.spatial.distance import squareform
 from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
 from dedupe.story import Story, Topic
-from dedupe.topics import _agglomerate, _blocks, _cosine_distances, cluster_topics
+from dedupe.topics import _agglomerate, _blocks, _cosine_distances, _weights, cluster_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_PAGE = ROOT / "seeds" / "feed-page.txt"
@@ -308,6 +308,34 @@ def test_rows_left_alone_change_no_cluster_of_the_others() -> None:
     sizes = np.bincount(labels)
     assert (sizes == 1).sum() > 20 and (sizes > 2).any()
     assert sorted(set(labels.tolist())) == list(range(len(sizes)))
+
+
+def test_weights_are_scikit_learns_tf_idf_to_the_bit() -> None:
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(11)
+    counts = sparse.random(200, 500, density=0.05, format="csr", random_state=rng)
+    counts.data = rng.integers(1, 6, size=counts.nnz).astype(np.float32)
+    counts = counts.astype(np.float32)
+
+    weights = _weights(counts)
+
+    expected = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+    assert weights.dtype == expected.dtype == np.float32
+    assert np.array_equal(weights.indptr, expected.indptr)
+    assert np.array_equal(weights.indices, expected.indices)
+    assert np.array_equal(weights.data, expected.data)
+
+
+def test_topics_of_a_feed_page_leave_scikit_learn_unimported() -> None:
+    program = (
+        "import sys; from dedupe.settings import Settings;"
+        "from tests.test_topics import corpus, topics_of;"
+        "assert topics_of(corpus(), Settings()); print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def _topics_in_a_process(kernels: str, compile_first: bool) -> list:
