@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from scipy import sparse
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
 
 from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
 from dedupe.story import Story, Topic
-from dedupe.topics import _blocks, cluster_topics
+from dedupe.topics import _agglomerate, _blocks, _cosine_distances, _weights, cluster_topics
 
-SEED_PAGE = Path(__file__).resolve().parent.parent / "seeds" / "feed-page.txt"
+ROOT = Path(__file__).resolve().parent.parent
+SEED_PAGE = ROOT / "seeds" / "feed-page.txt"
 _WORD = re.compile(r"\w+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
@@ -77,6 +86,17 @@ def test_labels_are_the_configured_number_of_content_terms() -> None:
         terms = topic.label.split()
         assert len(terms) == 2
         assert not {"the", "and", "his"} & set(terms)
+
+
+def test_terms_of_equal_weight_are_labelled_alphabetically() -> None:
+    settings = dataclasses.replace(Settings(), topic_label_terms=2)
+    docs = [(story, ["zebra", "mango", "apple", "kiwi"]) for story in ("a", "b")]
+    docs += [(story, ["quartz", "basalt"]) for story in ("c", "d")]
+    docs += [(story, ["granite"]) for story in ("e", "f")]
+
+    labels = {topic.members: topic.label for topic in topics_of(docs, settings)}
+
+    assert labels == {("a", "b"): "apple kiwi", ("c", "d"): "basalt quartz", ("e", "f"): "granite"}
 
 
 def test_same_topics_twice_and_in_any_input_order() -> None:
@@ -231,3 +251,117 @@ def test_topics_are_well_formed(words: list[list[str]], block_size: int, min_siz
     assert all(len(topic.members) >= min_size for topic in topics)
     assert all(list(topic.members) == sorted(topic.members) for topic in topics)
     assert topics_of(list(reversed(docs)), settings) == topics
+
+
+def random_weights(rows: int, columns: int, density: float, seed: int) -> sparse.csr_matrix:
+    """Rows of L2 norm 1 (or empty), in float32, as TF-IDF weighs stories."""
+    rng = np.random.default_rng(seed)
+    counts = sparse.random(rows, columns, density=density, format="csr", random_state=rng)
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1))).ravel()
+    return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-3)) @ counts, dtype=np.float32)
+
+
+def scipy_distances(weights: sparse.csr_matrix) -> np.ndarray:
+    """Cosine distances as SciPy's sparse product gives them, in the condensed order."""
+    distances = 1.0 - (weights @ weights.T).toarray().astype(np.float64)
+    np.clip(distances, 0.0, 1.0, out=distances)
+    np.fill_diagonal(distances, 0.0)
+    return squareform(distances, checks=False)
+
+
+def test_distances_are_those_of_scipys_sparse_product_to_the_bit() -> None:
+    weights = random_weights(60, 40, 0.15, seed=5)
+    columns = weights.tocsc()
+    out = np.empty(60 * 59 // 2)
+    near = np.zeros(60, dtype=np.bool_)
+
+    _cosine_distances(
+        weights.indptr,
+        weights.indices,
+        weights.data,
+        columns.indptr,
+        columns.indices,
+        columns.data,
+        0.9,
+        out,
+        near,
+    )
+
+    expected = scipy_distances(weights)
+    assert np.array_equal(out, expected)
+    square = squareform(expected) + np.eye(60)
+    assert near.tolist() == (square < 0.9).any(axis=1).tolist()
+
+
+def test_rows_left_alone_change_no_cluster_of_the_others() -> None:
+    # Three words a row out of 300: some 20 rows have no other within the cut.
+    weights = random_weights(80, 300, 0.01, seed=7)
+    tree = linkage(scipy_distances(weights), method="average")
+    every_row = fcluster(tree, np.nextafter(0.9, 0.0), criterion="distance")
+
+    labels = _agglomerate(weights, 0.9)
+
+    def clusters(labels: np.ndarray) -> set[frozenset[int]]:
+        return {frozenset(np.flatnonzero(labels == label).tolist()) for label in set(labels)}
+
+    assert clusters(labels) == clusters(every_row)
+    sizes = np.bincount(labels)
+    assert (sizes == 1).sum() > 20 and (sizes > 2).any()
+    assert sorted(set(labels.tolist())) == list(range(len(sizes)))
+
+
+def test_weights_are_scikit_learns_tf_idf_to_the_bit() -> None:
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(11)
+    counts = sparse.random(200, 500, density=0.05, format="csr", random_state=rng)
+    counts.data = rng.integers(1, 6, size=counts.nnz).astype(np.float32)
+    counts = counts.astype(np.float32)
+
+    weights = _weights(counts)
+
+    expected = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+    assert weights.dtype == expected.dtype == np.float32
+    assert np.array_equal(weights.indptr, expected.indptr)
+    assert np.array_equal(weights.indices, expected.indices)
+    assert np.array_equal(weights.data, expected.data)
+
+
+def test_topics_of_a_feed_page_leave_scikit_learn_unimported() -> None:
+    program = (
+        "import sys; from dedupe.settings import Settings;"
+        "from tests.test_topics import corpus, topics_of;"
+        "assert topics_of(corpus(), Settings()); print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def _topics_in_a_process(kernels: str, compile_first: bool) -> list:
+    """Topics of a corpus cut into blocks, found in a fresh process whose loops run ``kernels``;
+    ``compile_first`` compiles them before dedupe.topics is imported, as a scan does."""
+    program = (
+        "import dataclasses, json; from dedupe import compiled;"
+        f"compiled.compile_now() if {compile_first} else None;"
+        "from dedupe.settings import Settings; from tests.test_topics import corpus, topics_of;"
+        "docs = [(f'{i}-{d}', words) for i in range(4) for d, words in corpus()];"
+        "settings = dataclasses.replace(Settings(), topic_block_size=20);"
+        "found = [list(topic.members) for topic in topics_of(docs, settings)];"
+        "import dedupe.topics as t;"
+        "print(json.dumps([hasattr(t._cosine_distances, 'py_func'), found]))"
+    )
+    environment = {**os.environ, "DEDUPE_KERNELS": kernels}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_compiled_and_interpreted_distances_give_the_same_topics() -> None:
+    late_compiled, late = _topics_in_a_process("", compile_first=True)
+    compiled, topics = _topics_in_a_process("compiled", compile_first=False)
+    interpreted, same = _topics_in_a_process("interpreted", compile_first=False)
+    assert late_compiled and compiled and not interpreted
+    assert topics and late == topics == same
