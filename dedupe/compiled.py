@@ -38,8 +38,13 @@ _MODE = os.environ.get("DEDUPE_KERNELS", "")
 
 def jit(function: F) -> F:
     """Mark a loop to be compiled with numba (``njit``, cached, without the GIL) once it pays.
-    Until then it runs interpreted, where numpy's integers wrap around as numba's do, silently."""
-    _registry.append((function.__globals__, function.__name__, function))
+    Until then it runs interpreted, where numpy's integers wrap around as numba's do, silently.
+    A loop marked after the others were compiled (its module imported late, as a scan imports
+    its topics) is compiled at once."""
+    with _lock:
+        if _state["compiled"]:
+            return _compiler()(function)
+        _registry.append((function.__globals__, function.__name__, function))
 
     @functools.wraps(function)
     def interpreted(*args: Any) -> Any:
@@ -78,12 +83,16 @@ def _compile() -> None:
     with _lock:
         if _state["compiled"]:
             return
-        import numba
-
-        compile_ = numba.njit(cache=True, nogil=True)
+        compile_ = _compiler()
         for namespace, name, function in _registry:
             namespace[name] = compile_(function)
         _state["compiled"] = True
+
+
+def _compiler() -> Callable[[F], F]:
+    import numba
+
+    return numba.njit(cache=True, nogil=True)
 
 
 def threads() -> int:

@@ -186,6 +186,14 @@ def _explain_spilled(
     return explain(read_spilled(files, places), pairs, settings)
 
 
+def _load_topics() -> None:
+    """Import the topics stage while the workers fingerprint: this process mostly waits for
+    them then, and importing scikit-learn is a second of the topics stage otherwise."""
+    from dedupe.topics import load_partition
+
+    load_partition()
+
+
 class _Pending(Mapping[int, tuple[str, ...]]):
     """Shared passages that the workers are finding, pair by pair, waited for when first read."""
 
@@ -524,6 +532,10 @@ class Detector:
         # them: each loading them itself cost half a second of a core.
         load_compiled(self.settings)
         pool = workers.start()
+        if topics:
+            # Started once the workers are forked, never before: a fork copies the locks a
+            # thread holds.
+            threading.Thread(target=_load_topics, name="dedupe-topics", daemon=True).start()
         pending: deque = deque()
         # A worker reads the stories this process spilled from the spill, not from the pipe.
         for function, args, _ in itertools.chain([first, second], work):

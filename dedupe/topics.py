@@ -43,7 +43,7 @@ import numpy as np
 from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from .compiled import is_compiled, jit, worth
+from .compiled import jit, worth
 from .rows import Rows
 from .settings import Settings
 from .story import Topic
@@ -66,6 +66,15 @@ _BLOCKS_SENT = 16
 # A (word, row) or (row, column) pair as one sortable 64-bit key.
 _HIGH = np.uint64(32)
 _LOW = np.uint64(0xFFFF_FFFF)
+
+
+def load_partition() -> None:
+    """Import now what cutting a large input into blocks needs (scikit-learn: most of a second),
+    so that a scan can do it on a thread of its own while its workers fingerprint."""
+    import sklearn.cluster  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.preprocessing  # noqa: F401
+    import threadpoolctl  # noqa: F401
 
 
 def cluster_topics(
@@ -406,13 +415,3 @@ def _pack(out, near):
                 out[at] = out[source]
                 at += 1
             source += 1
-
-
-if is_compiled():
-    # ``compiled`` compiles the loops registered when they first pay; a scan imports this module
-    # only when it comes to topics, after that, so these loops are compiled here.
-    import numba
-
-    _cosine_distances = numba.njit(cache=True, nogil=True)(_cosine_distances.__wrapped__)
-    _pack = numba.njit(cache=True, nogil=True)(_pack.__wrapped__)
-    _normalize_rows = numba.njit(cache=True, nogil=True)(_normalize_rows.__wrapped__)
