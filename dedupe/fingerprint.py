@@ -30,7 +30,7 @@ from dedupe.normalize import (
     hash_words,
     tokenize_batch,
 )
-from dedupe.rows import Rows, gather, release_freed, scatter_order, unique_rows
+from dedupe.rows import Rows, gather, release_freed, scatter_order, sets_of, unique_rows
 from dedupe.settings import Settings
 from dedupe.story import Story
 
@@ -195,23 +195,44 @@ def fingerprint(
 
 
 def _shingle_rows(tokens: Rows, size: int) -> Rows:
-    """Each row's distinct ``size``-word shingles, sorted."""
-    out = np.empty(len(tokens.values) + len(tokens), dtype=np.uint32)
-    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-    scratch = np.empty(int(tokens.lengths.max(initial=0)) + 1, dtype=np.uint64)
-    n = _shingles(tokens.values, tokens.offsets, size, out, offsets, scratch)
-    return Rows(out[:n], offsets)
+    """Each row's distinct ``size``-word shingles, sorted. Every row is sorted at once, as one
+    array of (row, shingle) keys: numpy's vectorized sort took a fifth of the time that numba's
+    sort took row by row."""
+    lengths = tokens.lengths
+    counts = np.where(lengths > 0, lengths - np.minimum(lengths, size) + 1, 0)
+    keys = np.empty(int(counts.sum()), dtype=np.uint64)
+    _shingle_keys(tokens.values, tokens.offsets, size, keys)
+    keys.sort()
+    return sets_of(keys, len(tokens))
+
+
+# Rows sorted at once for content words: a key holds the row (17 bits), the word's hash (31)
+# and its position (16).
+_CONTENT_ROWS = 1 << 17
 
 
 def _content_rows(tokens: Rows) -> tuple[Rows, Rows]:
     """Each row's distinct content words, sorted, and the position of each one's first
-    occurrence beside it."""
-    values = np.empty(len(tokens.values), dtype=np.uint32)
-    first = np.empty(len(tokens.values), dtype=np.uint16)
+    occurrence beside it. Rows are sorted at once by (row, hash, position) keys, like the
+    shingles, ``_CONTENT_ROWS`` at a time."""
+    values, first, sizes = [], [], []
+    for start in range(0, max(len(tokens), 1), _CONTENT_ROWS):
+        part = tokens
+        if len(tokens) > _CONTENT_ROWS:
+            part = tokens.take(np.arange(start, min(start + _CONTENT_ROWS, len(tokens))))
+        keys = np.empty(len(part.values), dtype=np.uint64)
+        keys = keys[: _content_keys(part.values, part.offsets, keys)]
+        keys.sort()
+        values.append(np.empty(len(keys), dtype=np.uint32))
+        first.append(np.empty(len(keys), dtype=np.uint16))
+        sizes.append(np.zeros(len(part), dtype=np.int64))
+        n = _first_seen(keys, values[-1], first[-1], sizes[-1])
+        values[-1], first[-1] = values[-1][:n], first[-1][:n]
     offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-    scratch = np.empty(int(tokens.lengths.max(initial=0)), dtype=np.uint64)
-    n = _content_words(tokens.values, tokens.offsets, values, first, offsets, scratch)
-    return Rows(values[:n], offsets), Rows(first[:n], offsets)
+    np.cumsum(np.concatenate(sizes), out=offsets[1:])
+    if len(values) == 1:
+        return Rows(values[0], offsets), Rows(first[0], offsets)
+    return Rows(np.concatenate(values), offsets), Rows(np.concatenate(first), offsets)
 
 
 def _topic_rows(
@@ -329,62 +350,60 @@ def signatures(sets: Rows, num_perm: int, seed: int, count: int | None = None) -
 
 
 @jit
-def _shingles(tokens, offsets, size, out, new, scratch):
-    """Each row's distinct ``size``-word shingles (a shorter text is one shingle), sorted,
-    written to ``out`` and cut by ``new``; how many. ``scratch`` holds the longest row."""
+def _shingle_keys(tokens, offsets, size, keys):
+    """Each row's ``size``-word shingles (a shorter text is one shingle), in order, written to
+    ``keys`` with the row above each: ``row << 32 | shingle``."""
     n = 0
     mask = np.uint64(HASH_BITS)
     for r in range(len(offsets) - 1):
         first, stop = offsets[r], offsets[r + 1]
         words = stop - first
         if words == 0:
-            new[r + 1] = n
             continue
         width = min(size, words)
-        count = words - width + 1
-        row = scratch[:count]
-        for i in range(count):
+        high = np.uint64(r) << np.uint64(32)
+        for i in range(first, stop - width + 1):
             combined = np.uint64(0)
             for k in range(width):
-                combined += (np.uint64(tokens[first + i + k]) & mask) * _POSITION_MULTIPLIERS[k]
+                combined += (np.uint64(tokens[i + k]) & mask) * _POSITION_MULTIPLIERS[k]
             combined ^= combined >> np.uint64(30)
             combined *= np.uint64(0xBF58476D1CE4E5B9)
             combined ^= combined >> np.uint64(27)
             combined *= np.uint64(0x94D049BB133111EB)
             combined ^= combined >> np.uint64(31)
-            row[i] = combined & np.uint64(0xFFFFFFFF)
-        row.sort()
-        for i in range(count):
-            if i == 0 or row[i] != row[i - 1]:
-                out[n] = np.uint32(row[i])
-                n += 1
-        new[r + 1] = n
+            keys[n] = high | (combined & np.uint64(0xFFFFFFFF))
+            n += 1
     return n
 
 
 @jit
-def _content_words(tokens, offsets, values, first, new, scratch):
-    """Each row's distinct content words, sorted, written to ``values``, the position of each
-    one's first occurrence beside it in ``first``, both cut by ``new``; how many."""
+def _content_keys(tokens, offsets, keys):
+    """The content words of each row as ``row << 47 | hash << 16 | position``: sorted, each
+    word's first occurrence comes first. How many."""
     n = 0
     for r in range(len(offsets) - 1):
         start, stop = offsets[r], offsets[r + 1]
-        # Hash above position: sorted, each word's first occurrence comes first.
-        count = 0
+        high = np.uint64(r) << np.uint64(47)
         for t in range(start, stop):
             if tokens[t] & np.uint32(CONTENT_BIT):
                 hashed = np.uint64(tokens[t] & np.uint32(HASH_BITS))
-                scratch[count] = (hashed << np.uint64(32)) | np.uint64(t - start)
-                count += 1
-        row = scratch[:count]
-        row.sort()
-        for k in range(count):
-            hashed = row[k] >> np.uint64(32)
-            if k == 0 or hashed != row[k - 1] >> np.uint64(32):
-                values[n] = np.uint32(hashed)
-                first[n] = np.uint16(row[k] & np.uint64(0xFFFFFFFF))
+                keys[n] = high | (hashed << np.uint64(16)) | np.uint64(t - start)
                 n += 1
-        new[r + 1] = n
+    return n
+
+
+@jit
+def _first_seen(keys, values, first, sizes):
+    """From sorted ``_content_keys``: each row's distinct words to ``values``, the position of
+    the first occurrence of each to ``first``, and how many each row has to ``sizes``."""
+    n = 0
+    for i in range(len(keys)):
+        word = keys[i] >> np.uint64(16)
+        if i == 0 or word != keys[i - 1] >> np.uint64(16):
+            values[n] = np.uint32(word & np.uint64(HASH_BITS))
+            first[n] = np.uint16(keys[i] & np.uint64(0xFFFF))
+            sizes[word >> np.uint64(31)] += 1
+            n += 1
     return n
 
 

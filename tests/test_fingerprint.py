@@ -73,6 +73,34 @@ def test_fingerprint_fields():
     assert np.array_equal(again.shingles[0], prints.shingles[full])
 
 
+def test_content_words_of_more_rows_than_one_sort_holds():
+    from dedupe.fingerprint import _CONTENT_ROWS, _content_rows
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 4, _CONTENT_ROWS + 50)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    # Few distinct words, half of them content words: repeats within a row are common.
+    values = rng.integers(0, 6, offsets[-1]).astype(np.uint32) | np.uint32(1 << 31)
+    values[rng.random(len(values)) < 0.5] &= np.uint32((1 << 31) - 1)
+    content, first = _content_rows(Rows(values, offsets))
+    for row in [
+        0,
+        1,
+        _CONTENT_ROWS - 1,
+        _CONTENT_ROWS,
+        len(lengths) - 1,
+        *rng.integers(0, len(lengths), 50),
+    ]:
+        tokens = values[offsets[row] : offsets[row + 1]].tolist()
+        seen = {}
+        for position, token in enumerate(tokens):
+            if token >> 31:
+                seen.setdefault(token & ((1 << 31) - 1), position)
+        assert content[row].tolist() == sorted(seen)
+        assert first[row].tolist() == [seen[word] for word in sorted(seen)]
+
+
 def test_rows_of_fingerprints_can_be_taken_and_joined():
     prints = fingerprint([HARBOUR, HARBOUR_TEASER, RAIL], SETTINGS)
     joined = Prints.concat([prints.take([2]), prints.take([0, 1])])
