@@ -26,9 +26,8 @@ from dedupe.normalize import (
     HASH_BITS,
     NUMBER,
     Tokenized,
-    clean,
+    clean_and_tokenize,
     hash_words,
-    tokenize_batch,
 )
 from dedupe.rows import Rows, gather, release_freed, scatter_order, sets_of, unique_rows
 from dedupe.settings import Settings
@@ -148,16 +147,12 @@ def fingerprint(
     need none (a fifth of a fingerprint's memory).
     """
     count = len(stories)
-    texts: list[str] = []
-    truncated = np.zeros(count, dtype=np.bool_)
-    for number, story in enumerate(stories):
-        title, _ = clean(story.title)
-        body, truncated[number] = clean(story.body)
-        texts += (title, body)
     # Texts alternate: title 2i, body 2i + 1.
+    texts = [text for story in stories for text in (story.title, story.body)]
     titles = np.zeros(2 * count, dtype=np.bool_)
     titles[0::2] = True
-    batch = tokenize_batch(texts, settings.max_tokens, normalized=titles)
+    batch, cut = clean_and_tokenize(texts, settings.max_tokens, normalized=titles)
+    truncated = cut[1::2].copy()
     has_body = np.diff(batch.offsets)[1::2] > 0
     # The text is the body; a story that is only a headline is its title.
     title = 2 * np.arange(count, dtype=np.int64)

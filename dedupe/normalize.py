@@ -47,6 +47,17 @@ _TRUNCATION = regex.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.{3,})\s*$")
 _TRUNCATION_ENDS = ("]", "…", "...")
 # Only lines this short can be boilerplate.
 _BOILERPLATE_CHARS = 60
+# How a boilerplate line begins, one entry per alternative of ``_BOILERPLATE_LINE`` (keep them in
+# step): only lines that begin so are matched against it (``clean_batch``).
+_BOILERPLATE_STARTS = (
+    "read more", "source link", "share this", "click here", "follow us on", "like us on",
+    "advertisement", "reuter", "continue reading", "related", "more",
+)  # fmt: skip
+# The lead-in and tail the edge patterns look for first, as code points.
+_READ_MORE = np.array([ord(c) for c in "read more"], dtype=np.uint32)
+# What ``str.isspace`` and ``str.splitlines`` take for a space and a line break, of ASCII.
+_ASCII_SPACE = np.array([chr(c).isspace() for c in range(128)], dtype=np.bool_)
+_ASCII_BREAK = np.array([len(f"a{chr(c)}b".splitlines()) == 2 for c in range(128)], np.bool_)
 
 
 def _word_list(name: str) -> frozenset[str]:
@@ -87,19 +98,28 @@ def clean(text: str) -> tuple[str, bool]:
             line for line in lines if not (len(line) < _BOILERPLATE_CHARS and _is_boilerplate(line))
         )
     text = text.strip()
+    start, stop, truncated = _edges(text)
+    return text[start:stop], truncated
+
+
+def _edges(text: str) -> tuple[int, int, bool]:
+    """Where a stripped text is left after its lead-in ("Read more", a dateline) and a trailing
+    truncation mark or "Read more", and whether it had the mark."""
+    start = 0
     head = text[:80]
     if "(" in head or head[:12].lower().startswith("read more"):
         lead_in = _LEAD_IN.match(head)
         if lead_in:
-            text = text[lead_in.end() :]
+            start = lead_in.end()
     # Edge patterns run on the last characters only: a search over the whole text costs its length.
-    head, tail = text[:-40], text[-40:]
+    tail = text[max(start, len(text) - 40) :]
+    kept = len(tail)
     if tail.rstrip().lower().endswith(("read more", "read more:")):
         tail = _READ_MORE_TAIL.sub("", tail)
     truncated = tail.rstrip().endswith(_TRUNCATION_ENDS) and bool(_TRUNCATION.search(tail))
     if truncated:
         tail = _TRUNCATION.sub("", tail)
-    return head + tail, truncated
+    return start, len(text) - kept + len(tail), truncated
 
 
 def _is_boilerplate(line: str) -> bool:
@@ -157,19 +177,88 @@ def tokenize_batch(
 ) -> Tokenized:
     """Tokens of cleaned texts (``clean``), each cut at ``max_tokens``; ``normalized`` is a
     boolean mask of the texts whose normalized text is wanted."""
+    cps, bounds = _code_points(texts)
+    worth(len(cps))
+    return _tokenized(cps, bounds[:-1], bounds[1:], max_tokens, normalized)
+
+
+def clean_and_tokenize(
+    texts: Sequence[str], max_tokens: int, normalized: np.ndarray | None = None
+) -> tuple[Tokenized, np.ndarray]:
+    """``tokenize_batch`` of the texts cleaned (``clean_batch``), and whether each was
+    truncated."""
+    cps, starts, stops, truncated = clean_batch(texts)
+    return _tokenized(cps, starts, stops, max_tokens, normalized), truncated
+
+
+def clean_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``clean`` of every text, as code points: text ``t`` is ``cps[starts[t]:stops[t]]``; and
+    whether each was truncated.
+
+    ``clean``'s Python, a pattern on every title and every short line, was a fifth of a batch's
+    time. Here it runs whole only on the texts that need NFKC (not ASCII, a few); of the rest,
+    compiled passes over the batch's code points find the lines that could be boilerplate and
+    the texts whose edges could hold a lead-in or a mark, and the patterns run on those alone.
+    """
     count = len(texts)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
-    bounds = np.zeros(count + 1, dtype=np.int64)
+    ascii = np.fromiter(map(str.isascii, texts), dtype=np.bool_, count=count)
+    truncated = np.zeros(count, dtype=np.bool_)
+    texts = list(texts)
+    for t in np.flatnonzero(~ascii).tolist():
+        texts[t], truncated[t] = clean(texts[t])
+    joined = "".join(texts)
+    cps, bounds = _code_points(texts, joined)
+    worth(len(cps))
+    lines = np.empty((len(cps) // 4 + 1, 2), dtype=np.int64)
+    lines = lines[: _boilerplate_lines(cps, bounds, ascii, *_boilerplate_starts(), lines)]
+    boilerplate = np.fromiter(
+        (_is_boilerplate(joined[a:b]) for a, b in lines.tolist()), dtype=np.bool_, count=len(lines)
+    )
+    out = np.empty(len(cps), dtype=np.uint32)
+    starts = np.empty(count, dtype=np.int64)
+    stops = np.empty(count, dtype=np.int64)
+    edges = np.empty(count, dtype=np.bool_)
+    _without_boilerplate(cps, bounds, ascii, lines, boilerplate, out, starts, stops, edges)
+    for t in np.flatnonzero(edges).tolist():
+        text = out[starts[t] : stops[t]].tobytes().decode("utf-32-le")
+        start, stop, truncated[t] = _edges(text)
+        starts[t], stops[t] = starts[t] + start, starts[t] + stop
+    return out, starts, stops, truncated
+
+
+def _code_points(texts: Sequence[str], joined: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of the texts (``joined``: already joined), one after the other, and the
+    bounds that cut them."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
-    joined = "".join(texts).encode("utf-32-le", "surrogatepass")
-    worth(len(joined) // 4)
+    if joined is None:
+        joined = "".join(texts)
+    encoded = joined.encode("utf-32-le", "surrogatepass")
+    return np.frombuffer(encoded, dtype=np.uint32), bounds
+
+
+@lru_cache(maxsize=1)
+def _boilerplate_starts() -> tuple[np.ndarray, np.ndarray]:
+    """``_BOILERPLATE_STARTS`` as code points, and the offsets that cut them."""
+    return _code_points(_BOILERPLATE_STARTS)
+
+
+def _tokenized(
+    cps: np.ndarray,
+    firsts: np.ndarray,
+    stops: np.ndarray,
+    max_tokens: int,
+    normalized: np.ndarray | None,
+) -> Tokenized:
+    """The tokens of the texts ``cps[firsts[t]:stops[t]]``, cleaned already."""
+    count = len(firsts)
     flags, fold, multi = tables()
-    cps = np.frombuffer(joined, dtype=np.uint32)
     # Outputs are allocated here, not in the compiled loops: numpy's large arrays use huge
     # pages, and first touching the small pages numba's allocator gets cost more than the loops.
-    chars = np.empty(len(cps), dtype=np.uint32)
+    chars = np.empty(int((stops - firsts).sum()), dtype=np.uint32)
     segments = np.empty(count + 1, dtype=np.int64)
-    chars = chars[: _join_numbers(cps, bounds, flags, chars, segments)]
+    chars = chars[: _join_numbers(cps, firsts, stops, flags, chars, segments)]
     want_text = np.zeros(count, np.bool_) if normalized is None else normalized
     capacity = len(chars)
     codes = np.empty(capacity, dtype=np.uint32)
@@ -250,6 +339,125 @@ def is_content(word: str) -> bool:
 
 
 @jit
+def _lower_is(cps, at, stop, word, first, end):
+    """Whether ``cps[at:stop]`` begins with ``word[first:end]`` (lower-case ASCII), in any case."""
+    if stop - at < end - first:
+        return False
+    for k in range(end - first):
+        point = cps[at + k]
+        if 65 <= point <= 90:
+            point += 32
+        if point != word[first + k]:
+            return False
+    return True
+
+
+@jit
+def _next_line(cps, stop, end):
+    """Where the line after the one ending at ``stop`` begins: past its break, "\\r\\n" one
+    break, as ``str.splitlines`` has it."""
+    if stop + 1 < end and cps[stop] == 13 and cps[stop + 1] == 10:
+        return stop + 2
+    return stop + 1
+
+
+@jit
+def _line_end(cps, line, end):
+    """Where the line beginning at ``line`` ends (``str.splitlines``'s ASCII breaks)."""
+    stop = line
+    while stop < end and not _ASCII_BREAK[cps[stop]]:
+        stop += 1
+    return stop
+
+
+@jit
+def _boilerplate_lines(cps, bounds, ascii, words, word_bounds, found):
+    """The lines of the ASCII texts that could be boilerplate: shorter than
+    ``_BOILERPLATE_CHARS`` and beginning, after spaces, as one of ``words`` (cut by
+    ``word_bounds``: ``_BOILERPLATE_STARTS``). Their bounds to ``found``, in order; how many."""
+    n = 0
+    for t in range(len(bounds) - 1):
+        if not ascii[t]:
+            continue
+        line, end = bounds[t], bounds[t + 1]
+        while line < end:
+            stop = _line_end(cps, line, end)
+            if stop - line < _BOILERPLATE_CHARS:
+                at = line
+                while at < stop and _ASCII_SPACE[cps[at]]:
+                    at += 1
+                for w in range(len(word_bounds) - 1):
+                    if _lower_is(cps, at, stop, words, word_bounds[w], word_bounds[w + 1]):
+                        found[n, 0], found[n, 1] = line, stop
+                        n += 1
+                        break
+            line = _next_line(cps, stop, end)
+    return n
+
+
+@jit
+def _without_boilerplate(cps, bounds, ascii, lines, boilerplate, out, starts, stops, edges):
+    """Every text to ``out``, cut by ``starts`` and ``stops``: an ASCII one without its
+    boilerplate ``lines`` (``clean``'s rule: the others joined by "\\n"), stripped, with
+    ``edges`` set where ``_edges`` could cut it (a bracket or "read more" at the start, "read
+    more" or a mark at the end); one that is not, as it is (cleaned already)."""
+    w = 0
+    c = 0
+    for t in range(len(bounds) - 1):
+        first, end = bounds[t], bounds[t + 1]
+        last = c
+        dropped = False
+        while last < len(lines) and lines[last, 0] < end:
+            dropped |= boilerplate[last]
+            last += 1
+        starts[t] = w
+        edges[t] = False
+        if not ascii[t] or not dropped:
+            out[w : w + end - first] = cps[first:end]
+            w += end - first
+        else:
+            line = first
+            kept = 0
+            while line < end:
+                stop = _line_end(cps, line, end)
+                if c < last and lines[c, 0] == line:
+                    c += 1
+                    if boilerplate[c - 1]:
+                        line = _next_line(cps, stop, end)
+                        continue
+                if kept:
+                    out[w] = 10
+                    w += 1
+                out[w : w + stop - line] = cps[line:stop]
+                w += stop - line
+                kept += 1
+                line = _next_line(cps, stop, end)
+        c = last
+        stops[t] = w
+        if not ascii[t]:
+            continue
+        first, end = starts[t], w
+        while first < end and _ASCII_SPACE[out[first]]:
+            first += 1
+        while end > first and _ASCII_SPACE[out[end - 1]]:
+            end -= 1
+        starts[t], stops[t] = first, end
+        size = len(_READ_MORE)
+        edges[t] = _lower_is(out, first, end, _READ_MORE, 0, size)
+        for i in range(first, min(first + 80, end)):
+            if out[i] == 40:
+                edges[t] = True
+        if end - first >= size and (
+            _lower_is(out, end - size, end, _READ_MORE, 0, size)
+            or (out[end - 1] == 58 and _lower_is(out, end - size - 1, end - 1, _READ_MORE, 0, size))
+        ):
+            edges[t] = True
+        dots = end - first >= 3 and out[end - 1] == 46 and out[end - 2] == 46 and out[end - 3] == 46
+        if end > first and (out[end - 1] == 93 or dots):
+            edges[t] = True
+
+
+@jit
 def _mix(x):
     # splitmix64's finalizer: an avalanching bijection, so near-equal inputs hash far apart.
     x ^= x >> np.uint64(30)
@@ -296,16 +504,17 @@ def _is_separator(point):
 
 
 @jit
-def _join_numbers(cps, bounds, flags, out, segments):
+def _join_numbers(cps, starts, stops, flags, out, segments):
     """The texts with one form per number: thousands separators dropped where a group of one to
     three digits is followed by groups of three behind one separator (``10,000``, ``10 000``,
     ``10'000``), then a decimal comma made a point (``7,5``). These are the rules of the patterns
     ``(?<![\\d.,])\\d{1,3}(?:([,' ])\\d{3})(?:\\1\\d{3})*(?![\\d]|[.,]\\d)`` and
-    ``(?<=\\d),(?=\\d{1,2}(?!\\d))``, applied in that order. Written to ``out``, cut by
-    ``segments``; how much of ``out`` was written."""
+    ``(?<=\\d),(?=\\d{1,2}(?!\\d))``, applied in that order, to the texts
+    ``cps[starts[s]:stops[s]]``. Written to ``out``, cut by ``segments``; how much of ``out`` was
+    written."""
     w = 0
-    for s in range(len(bounds) - 1):
-        first, end = bounds[s], bounds[s + 1]
+    for s in range(len(starts)):
+        first, end = starts[s], stops[s]
         segments[s] = w
         i = first
         while i < end:
@@ -362,7 +571,7 @@ def _join_numbers(cps, bounds, flags, out, segments):
                     r += 1
                 if digits == 1 or digits == 2:
                     out[q] = 46
-    segments[len(bounds) - 1] = w
+    segments[len(starts)] = w
     return w
 
 

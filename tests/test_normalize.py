@@ -2,7 +2,7 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.normalize import clean, is_content, tokenize
+from dedupe.normalize import clean, clean_batch, is_content, tokenize
 
 
 def test_numbers_have_one_form():
@@ -83,3 +83,46 @@ def test_tokens_are_what_the_token_pattern_finds(text):
     tokens = tokenize(text)
     assert list(tokens.display) == regex.findall(TOKEN, tokens.text)
     assert list(tokens.words) == [token.casefold() for token in tokens.display]
+
+
+# Pieces of texts around every test that lets ``clean_batch`` skip ``clean``: the starts of
+# boilerplate lines in any case, lines near the length limit, brackets near the start, marks and
+# "read more" at the end, every ASCII space and line break, and a few non-ASCII characters.
+PIECES = [
+    "Read more", "READ MORE:", "read  more", "Source Link", "share this story", "Share This",
+    "click here now", "Follow us on X", "like us on", "Advertisement", "REUTERS", "Reuter",
+    "continue reading", "Related:", "More news", "more", "Morel", "related stories:",
+    "LONDON (Reuters) - ", "(AP) --", "(", ")", "[", "]", "[...]", "...", "..", ".", ":", "…",
+    " ", "  ", "\t", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85",
+    "\u2028", "\xa0", "é", "x" * 20, "y" * 41, "Words of a sentence, ", "10,000 ",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(PIECES), max_size=12).map("".join), max_size=8))
+def test_a_batch_is_cleaned_as_each_text_is(texts):
+    cps, starts, stops, truncated = clean_batch(texts)
+    for t, text in enumerate(texts):
+        cleaned = cps[starts[t] : stops[t]].tobytes().decode("utf-32-le", "surrogatepass")
+        assert (cleaned, bool(truncated[t])) == clean(text)
+
+
+def test_a_batch_is_cleaned_as_each_text_is_at_the_limits():
+    lines = [
+        " " * lead + "Click here " + "x" * (size - 11 - lead)
+        for size in range(57, 62)
+        for lead in (0, 3)
+    ]
+    texts = [f"Body first.\n{line}\r\nBody last." for line in lines]
+    texts += [f"{'W' * lead} (Reuters) - Text" for lead in range(37, 42)]
+    texts += ["", " ", "x...", "x..", "read more", "Read More:", "Is it read more?", "x [ ... ]"]
+    # The patterns at the end see its last 40 characters only.
+    texts += [
+        f"Text{' ' * spaces}{mark}" for spaces in range(28, 34) for mark in ("read more", "...")
+    ]
+    assert clean(f"Text{' ' * 31}read more") == ("Text", False)
+    assert clean(f"Text{' ' * 32}read more") == ("Text ", False)
+    cps, starts, stops, truncated = clean_batch(texts)
+    for t, text in enumerate(texts):
+        cleaned = cps[starts[t] : stops[t]].tobytes().decode("utf-32-le", "surrogatepass")
+        assert (cleaned, bool(truncated[t])) == clean(text)
