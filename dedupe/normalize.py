@@ -55,6 +55,8 @@ _BOILERPLATE_STARTS = (
 )  # fmt: skip
 # The lead-in and tail the edge patterns look for first, as code points.
 _READ_MORE = np.array([ord(c) for c in "read more"], dtype=np.uint32)
+# ASCII case-folded, as ``charset``'s table folds it: the tokenizer's fast path.
+_ASCII_FOLD = np.array([ord(chr(c).casefold()) for c in range(128)], dtype=np.uint32)
 # What ``str.isspace`` and ``str.splitlines`` take for a space and a line break, of ASCII.
 _ASCII_SPACE = np.array([chr(c).isspace() for c in range(128)], dtype=np.bool_)
 _ASCII_BREAK = np.array([len(f"a{chr(c)}b".splitlines()) == 2 for c in range(128)], np.bool_)
@@ -135,7 +137,8 @@ class Tokenized:
     more than one character); ``kinds`` its ``NUMBER`` and ``ALPHA`` bits; ``starts`` and ``ends``
     its span in ``chars``, the batch's code points with numbers joined, which ``segments`` cuts into
     texts. ``keys`` is a 128-bit hash of each text's token sequence; ``normalized`` the case-folded
-    tokens, joined by spaces, of the texts asked for (others: "").
+    tokens, joined by spaces, of the texts asked for (others: ""). A text's tokens stop at
+    ``max_tokens``.
     """
 
     codes: np.ndarray
@@ -147,6 +150,7 @@ class Tokenized:
     normalized: list[str]
     chars: np.ndarray
     segments: np.ndarray
+    max_tokens: int
 
     def names_in(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The 31-bit hashes of the names in the texts ``wanted`` (a mask), and the offsets
@@ -154,7 +158,10 @@ class Tokenized:
         flags, fold, multi = tables()
         found = np.empty(len(self.chars) // 2 + 1, dtype=np.uint32)
         offsets = np.zeros(len(wanted) + 1, dtype=np.int64)
-        n = _names(self.chars, self.segments, flags, fold, multi, wanted, found, offsets)
+        n = _names(
+            self.chars, self.segments, self.starts, self.offsets, self.max_tokens, flags, fold,
+            multi, wanted, found, offsets,
+        )  # fmt: skip
         return found[:n], offsets
 
     def folded(self, tokens: np.ndarray) -> str:
@@ -271,16 +278,20 @@ def _tokenized(
     text = np.empty(room, dtype=np.uint32)
     text_offsets = np.zeros(count + 1, dtype=np.int64)
     n = _tokenize(
-        chars, segments, flags, fold, multi, *_stop_hashes(), max_tokens, want_text,
+        chars, segments, flags, fold, multi, _stop_table(), max_tokens, want_text,
         codes, kinds, starts, ends, offsets, keys, text, text_offsets,
     )  # fmt: skip
     codes, kinds, starts, ends = codes[:n], kinds[:n], starts[:n], ends[:n]
-    normalized_texts = [""] * count
-    for t in np.flatnonzero(want_text).tolist():
-        normalized_texts[t] = (
-            text[text_offsets[t] : text_offsets[t + 1]].tobytes().decode("utf-32-le", "replace")
-        )
-    return Tokenized(codes, kinds, starts, ends, offsets, keys, normalized_texts, chars, segments)
+    # One decode for every text wanted: a decode each cost more than tokenizing the titles.
+    every = text[: text_offsets[-1]].tobytes().decode("utf-32-le", "replace")
+    bounds = text_offsets.tolist()
+    normalized_texts = [
+        every[bounds[t] : bounds[t + 1]] if wanted else ""
+        for t, wanted in enumerate(want_text.tolist())
+    ]
+    return Tokenized(
+        codes, kinds, starts, ends, offsets, keys, normalized_texts, chars, segments, max_tokens
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,12 +333,29 @@ def hash_words(words: Sequence[str]) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _stop_hashes() -> tuple[np.ndarray, np.ndarray]:
-    """The stop words' 64-bit hashes, sorted, and a filter of their low 16 bits."""
-    hashes = np.unique(hash64(sorted(STOP_WORDS)))
-    low = np.zeros(1 << 16, dtype=np.bool_)
-    low[(hashes & np.uint64(0xFFFF)).astype(np.int64)] = True
-    return hashes, low
+def _stop_table() -> np.ndarray:
+    """The stop words' 64-bit hashes in an open-addressing table (``_is_stop``): a word is
+    looked up in one or two probes, where a search of the sorted hashes took nine unpredictable
+    steps for each of the many stop words of a text. No stop word hashes to 0."""
+    return hash_table(np.unique(hash64(sorted(STOP_WORDS))), _STOP_SLOTS, np.uint64(0))
+
+
+# Slots of the stop words' table: a power of two, a sixth of them taken, 16 kB.
+_STOP_SLOTS = 2048
+
+
+def hash_table(values: np.ndarray, slots: int, empty: np.generic) -> np.ndarray:
+    """Distinct hashes in an open-addressing table of ``slots`` (a power of two) holding
+    ``empty`` where none is: a hash is in its low bits' slot or, taken, in the next free one."""
+    if empty in values or 2 * len(values) > slots:
+        raise ValueError(f"{len(values)} hashes, {empty} among them, in {slots} slots")
+    table = np.full(slots, empty, dtype=values.dtype)
+    for value in values.tolist():
+        slot = value & (slots - 1)
+        while table[slot] != empty:
+            slot = (slot + 1) & (slots - 1)
+        table[slot] = value
+    return table
 
 
 def is_content(word: str) -> bool:
@@ -576,21 +604,88 @@ def _join_numbers(cps, starts, stops, flags, out, segments):
 
 
 @jit
-def _holds(values, value):
-    """Whether sorted ``values`` hold ``value``."""
-    low, high = 0, len(values)
-    while low < high:
-        middle = (low + high) >> 1
-        if values[middle] < value:
-            low = middle + 1
+def _is_stop(table, h):
+    """Whether the word of 64-bit hash ``h`` is a stop word (``_stop_table``)."""
+    mask = np.uint64(len(table) - 1)
+    slot = h & mask
+    while table[slot] != 0:
+        if table[slot] == h:
+            return True
+        slot = (slot + np.uint64(1)) & mask
+    return False
+
+
+@jit
+def _pieces(
+    chars, i, j, flags, fold, multi, stop_table, max_tokens, want_text, codes, kinds, starts,
+    ends, n, tokens, key1, key2, text, text_start, written,
+):  # fmt: skip
+    """The tokens of ``chars[i:j]``, a token with a run of an unspaced script: the run's
+    character bigrams (a lone character itself), the rest whole; as ``_tokenize`` writes them,
+    and its counts and keys after them."""
+    k = i
+    while k < j and tokens < max_tokens:
+        r = k + 1
+        unspaced = flags[chars[k]] & UNSPACED
+        while r < j and (flags[chars[r]] & UNSPACED) == unspaced:
+            r += 1
+        if unspaced and r - k > 1:
+            pieces = r - k - 1
+            width = 2
         else:
-            high = middle
-    return low < len(values) and values[low] == value
+            pieces = 1
+            width = r - k
+        for p in range(k, k + pieces):
+            if tokens == max_tokens:
+                break
+            h, length = _fold_hash(chars, p, p + width, fold, multi)
+            code = h & np.uint64(HASH_BITS)
+            if length > 1 and not _is_stop(stop_table, h):
+                code |= np.uint64(CONTENT_BIT)
+            kind = NUMBER if length > 1 and flags[chars[p]] & DIGIT else 0
+            for t in range(p, p + width):
+                if flags[chars[t]] & LETTER:
+                    kind |= ALPHA
+                    break
+            codes[n] = code
+            kinds[n] = kind
+            starts[n] = p
+            ends[n] = p + width
+            n += 1
+            tokens += 1
+            key1 = (key1 ^ h) * _FNV_PRIME
+            key2 = (key2 + h) * _KEY_PRIME
+            if want_text:
+                written = _fold_into(chars, p, p + width, fold, multi, text, written, text_start)
+        k = r
+    return n, tokens, key1, key2, written
+
+
+@jit
+def _fold_into(chars, first, stop, fold, multi, text, written, text_start):
+    """The case-folded code points of ``chars[first:stop]`` written to ``text`` at
+    ``written``, after a space unless they begin the text at ``text_start``; where they end."""
+    if written > text_start:
+        text[written] = 32
+        written += 1
+    for t in range(first, stop):
+        point = fold[chars[t]]
+        if point >= 0:
+            text[written] = point
+            written += 1
+        else:
+            row = multi[-point - 1]
+            for m in range(3):
+                if row[m] == 0:
+                    break
+                text[written] = row[m]
+                written += 1
+    return written
 
 
 @jit
 def _tokenize(
-    chars, segments, flags, fold, multi, stop_words, stop_filter, max_tokens, want_text, codes,
+    chars, segments, flags, fold, multi, stop_table, max_tokens, want_text, codes,
     kinds, starts, ends, offsets, keys, text, text_offsets,
 ):  # fmt: skip
     """The tokens of every text, written to the arrays given; how many."""
@@ -608,7 +703,7 @@ def _tokenize(
                 i += 1
                 continue
             # One pass finds the token's end, folds and hashes it: the common case, a token in
-            # no unspaced script, is then done.
+            # no unspaced script, is then done, here.
             seen = flags[chars[i]]
             h = _FNV_OFFSET
             length = 0
@@ -628,9 +723,15 @@ def _tokenize(
                 elif not here & WORD:
                     break
                 seen |= here
-                # ``_fold_hash``'s step, written out: called per code point, it cost the
-                # tokenizer half again its time.
-                point = fold[chars[j]]
+                # ``_fold_hash``'s step, written out (called per code point, it cost the
+                # tokenizer half again its time), ASCII first: most text is.
+                c = chars[j]
+                if c < 128:
+                    h = (h ^ np.uint64(_ASCII_FOLD[c])) * _FNV_PRIME
+                    length += 1
+                    j += 1
+                    continue
+                point = fold[c]
                 if point >= 0:
                     h = (h ^ np.uint64(point)) * _FNV_PRIME
                     length += 1
@@ -643,69 +744,32 @@ def _tokenize(
                         length += 1
                 j += 1
             h = _mix(h ^ np.uint64(length))
-            # A run of an unspaced script inside the token gives its character bigrams (a lone
-            # character itself); the rest of the token stays whole.
-            k = i
-            while k < j and tokens < max_tokens:
-                if seen & UNSPACED:
-                    r = k + 1
-                    unspaced = flags[chars[k]] & UNSPACED
-                    while r < j and (flags[chars[r]] & UNSPACED) == unspaced:
-                        r += 1
-                else:
-                    r = j
-                    unspaced = 0
-                if unspaced and r - k > 1:
-                    pieces = r - k - 1
-                    width = 2
-                else:
-                    pieces = 1
-                    width = r - k
-                for piece in range(pieces):
-                    if tokens == max_tokens:
-                        break
-                    p = k + piece
-                    if seen & UNSPACED:
-                        h, length = _fold_hash(chars, p, p + width, fold, multi)
-                    code = h & np.uint64(HASH_BITS)
-                    # Most words are no stop word: a bit per 16 bits of hash says so at once.
-                    if length > 1 and not (
-                        stop_filter[h & np.uint64(0xFFFF)] and _holds(stop_words, h)
-                    ):
-                        code |= np.uint64(CONTENT_BIT)
-                    kind = NUMBER if length > 1 and flags[chars[p]] & DIGIT else 0
-                    if seen & UNSPACED:
-                        for t in range(p, p + width):
-                            if flags[chars[t]] & LETTER:
-                                kind |= ALPHA
-                                break
-                    elif seen & LETTER:
-                        kind |= ALPHA
-                    codes[n] = code
-                    kinds[n] = kind
-                    starts[n] = p
-                    ends[n] = p + width
-                    n += 1
-                    tokens += 1
-                    key1 = (key1 ^ h) * _FNV_PRIME
-                    key2 = (key2 + h) * _KEY_PRIME
-                    if want_text[s]:
-                        if written > text_offsets[s]:
-                            text[written] = 32
-                            written += 1
-                        for t in range(p, p + width):
-                            point = fold[chars[t]]
-                            if point >= 0:
-                                text[written] = point
-                                written += 1
-                            else:
-                                row = multi[-point - 1]
-                                for m in range(3):
-                                    if row[m] == 0:
-                                        break
-                                    text[written] = row[m]
-                                    written += 1
-                k = r
+            if seen & UNSPACED:
+                n, tokens, key1, key2, written = _pieces(
+                    chars, i, j, flags, fold, multi, stop_table, max_tokens, want_text[s],
+                    codes, kinds, starts, ends, n, tokens, key1, key2, text, text_offsets[s],
+                    written,
+                )  # fmt: skip
+                i = j
+                continue
+            code = h & np.uint64(HASH_BITS)
+            if length > 1:
+                # ``_is_stop`` written out: a call per token cost the tokenizer a twentieth.
+                slot = h & np.uint64(len(stop_table) - 1)
+                while stop_table[slot] != 0 and stop_table[slot] != h:
+                    slot = (slot + np.uint64(1)) & np.uint64(len(stop_table) - 1)
+                if stop_table[slot] == 0:
+                    code |= np.uint64(CONTENT_BIT)
+            codes[n] = code
+            kinds[n] = (NUMBER if length > 1 and number else 0) | (ALPHA if seen & LETTER else 0)
+            starts[n] = i
+            ends[n] = j
+            n += 1
+            tokens += 1
+            key1 = (key1 ^ h) * _FNV_PRIME
+            key2 = (key2 + h) * _KEY_PRIME
+            if want_text[s]:
+                written = _fold_into(chars, i, j, fold, multi, text, written, text_offsets[s])
             i = j
         offsets[s + 1] = n
         keys[s, 0] = _mix(key1 ^ np.uint64(tokens))
@@ -755,42 +819,60 @@ def _folded(chars, starts, ends, tokens, fold, multi, out):
 
 
 @jit
-def _names(chars, segments, flags, fold, multi, wanted, found, offsets):
+def _names(
+    chars, segments, starts, offsets, max_tokens, flags, fold, multi, wanted, found, names
+):  # fmt: skip
     """Names in running text: a capitalised word after a lower-case word, a digit or a comma
     (the pattern ``(?<=[\\p{Ll}\\p{Nd},;:]\\s+)\\p{Lu}[\\p{L}\\p{M}'-]*\\p{L}``), so that
-    sentence-initial words ("Nevertheless") are not taken for names; their 31-bit hashes."""
-    count = len(segments) - 1
+    sentence-initial words ("Nevertheless") are not taken for names; their 31-bit hashes to
+    ``found``, cut by ``names``; how many. A name begins a token (a capital after a space), so
+    only the tokens' starts are read, a sixth of the code points; a text whose tokens stopped
+    at ``max_tokens`` is read whole."""
     n = 0
-    for s in range(count):
-        if wanted[s]:
-            first, end = segments[s], segments[s + 1]
-            i = first + 1
-            while i < end:
-                if flags[chars[i]] & UPPER and flags[chars[i - 1]] & SPACE:
-                    k = i - 1
-                    while k >= first and flags[chars[k]] & SPACE:
-                        k -= 1
-                    before = chars[k] if k >= first else 0
-                    if k >= first and (
-                        flags[before] & (LOWER | DIGIT)
-                        or before == 44
-                        or before == 59
-                        or before == 58
-                    ):
-                        j = i + 1
-                        last = -1
-                        while j < end and (
-                            flags[chars[j]] & (LETTER | MARK) or chars[j] == 39 or chars[j] == 45
-                        ):
-                            if flags[chars[j]] & LETTER:
-                                last = j
-                            j += 1
-                        if last > i:
-                            h = _fold_hash(chars, i, last + 1, fold, multi)[0]
-                            found[n] = np.uint32(h & np.uint64(HASH_BITS))
-                            n += 1
-                            i = last + 1
-                            continue
+    for s in range(len(segments) - 1):
+        if not wanted[s]:
+            names[s + 1] = n
+            continue
+        first, end = segments[s], segments[s + 1]
+        whole = offsets[s + 1] - offsets[s] >= max_tokens
+        t = offsets[s]
+        i = first
+        while True:
+            # The next place a name could begin: the next code point, or the next token.
+            if whole:
                 i += 1
-        offsets[s + 1] = n
+                if i >= end:
+                    break
+            elif t < offsets[s + 1]:
+                i = starts[t]
+                t += 1
+            else:
+                break
+            if i == first or not (flags[chars[i]] & UPPER and flags[chars[i - 1]] & SPACE):
+                continue
+            k = i - 1
+            while k >= first and flags[chars[k]] & SPACE:
+                k -= 1
+            before = chars[k] if k >= first else 0
+            if not (
+                k >= first
+                and (
+                    flags[before] & (LOWER | DIGIT) or before == 44 or before == 59 or before == 58
+                )
+            ):
+                continue
+            j = i + 1
+            last = -1
+            while j < end and (
+                flags[chars[j]] & (LETTER | MARK) or chars[j] == 39 or chars[j] == 45
+            ):
+                if flags[chars[j]] & LETTER:
+                    last = j
+                j += 1
+            if last > i:
+                h = _fold_hash(chars, i, last + 1, fold, multi)[0]
+                found[n] = np.uint32(h & np.uint64(HASH_BITS))
+                n += 1
+                i = last
+        names[s + 1] = n
     return n

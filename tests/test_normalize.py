@@ -1,8 +1,9 @@
+import numpy as np
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.normalize import clean, clean_batch, is_content, tokenize
+from dedupe.normalize import clean, clean_batch, is_content, tokenize, tokenize_batch
 
 
 def test_numbers_have_one_form():
@@ -59,6 +60,13 @@ def test_display_keeps_the_written_form():
 
 def test_huge_text_is_cut():
     assert len(tokenize("word " * 50_000, max_tokens=1000).words) == 1000
+
+
+def test_the_ascii_fast_path_folds_as_the_tables_do():
+    from dedupe.charset import tables
+    from dedupe.normalize import _ASCII_FOLD
+
+    assert tables().fold[:128].tolist() == _ASCII_FOLD.tolist()
 
 
 def test_content_words():
@@ -126,3 +134,12 @@ def test_a_batch_is_cleaned_as_each_text_is_at_the_limits():
     for t, text in enumerate(texts):
         cleaned = cps[starts[t] : stops[t]].tobytes().decode("utf-32-le", "surrogatepass")
         assert (cleaned, bool(truncated[t])) == clean(text)
+
+
+def test_names_are_read_from_the_whole_text_however_few_tokens_are_kept():
+    text = "Nevertheless, the council led by Mirela Kostic met Anton Berisha and O'Neil-Smith."
+    wanted = np.ones(1, dtype=np.bool_)
+    names = tokenize_batch([text], 100, wanted).names_in(wanted)[0]
+    assert len(names) == 5
+    for kept in (1, 4, 8):
+        assert np.array_equal(tokenize_batch([text], kept, wanted).names_in(wanted)[0], names)
