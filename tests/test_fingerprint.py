@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from dedupe.fingerprint import Prints, fingerprint, signatures
+from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, signatures
 from dedupe.normalize import hash_words
 from dedupe.rows import Rows
 from dedupe.settings import Settings
@@ -54,6 +54,23 @@ def test_facts_are_numbers_and_names_in_running_text():
     prints = fingerprint([Story(id="a", title="Cranes for 2028", body=text)], SETTINGS)
     assert set(prints.numbers[0]) == set(hash_words(["1.2", "14", "2028"]))
     assert set(prints.names[0]) == set(hash_words(["mirela", "kostic"]))
+
+
+def test_distinctive_sets_leave_common_words_out_unless_nothing_else_is_left():
+    common, rare = np.sort(hash_words(["said", "government"])), hash_words(["valdora"])
+    sets = Rows.of([np.sort(np.concatenate([common, rare])), common, np.empty(0, np.uint32)])
+    kept = distinctive(sets)
+    assert [kept[row].tolist() for row in range(3)] == [rare.tolist(), common.tolist(), []]
+
+
+def test_a_lead_is_the_content_words_first_seen_in_its_window():
+    prints = fingerprint([HARBOUR, RAIL], SETTINGS)
+    window = 12
+    lead = leads(prints, window)
+    for row in range(2):
+        seen = prints.first_seen[row] < window
+        assert lead[row].tolist() == prints.content[row][seen].tolist()
+        assert 0 < len(lead[row]) < len(prints.content[row])
 
 
 def test_fingerprint_fields():
