@@ -159,8 +159,8 @@ class Tokenized:
         found = np.empty(len(self.chars) // 2 + 1, dtype=np.uint32)
         offsets = np.zeros(len(wanted) + 1, dtype=np.int64)
         n = _names(
-            self.chars, self.segments, self.starts, self.offsets, self.max_tokens, flags, fold,
-            multi, wanted, found, offsets,
+            self.chars, self.segments, self.codes, self.starts, self.ends, self.offsets,
+            self.max_tokens, flags, fold, multi, wanted, found, offsets,
         )  # fmt: skip
         return found[:n], offsets
 
@@ -227,9 +227,14 @@ def clean_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     edges = np.empty(count, dtype=np.bool_)
     _without_boilerplate(cps, bounds, ascii, lines, boilerplate, out, starts, stops, edges)
     for t in np.flatnonzero(edges).tolist():
-        text = out[starts[t] : stops[t]].tobytes().decode("utf-32-le")
-        start, stop, truncated[t] = _edges(text)
-        starts[t], stops[t] = starts[t] + start, starts[t] + stop
+        first, stop = starts[t], stops[t]
+        # ``_edges`` reads the first 80 characters and the last 40: only they are decoded.
+        skipped = max(stop - first - 120, 0)
+        points = out[first:stop]
+        if skipped:
+            points = np.concatenate([points[:80], points[-40:]])
+        start, end, truncated[t] = _edges(points.tobytes().decode("utf-32-le"))
+        starts[t], stops[t] = first + start, first + end + skipped
     return out, starts, stops, truncated
 
 
@@ -282,13 +287,11 @@ def _tokenized(
         codes, kinds, starts, ends, offsets, keys, text, text_offsets,
     )  # fmt: skip
     codes, kinds, starts, ends = codes[:n], kinds[:n], starts[:n], ends[:n]
-    # One decode for every text wanted: a decode each cost more than tokenizing the titles.
+    # One decode for every text wanted (a decode each cost more than tokenizing the titles),
+    # cut in one pass: the others are empty.
     every = text[: text_offsets[-1]].tobytes().decode("utf-32-le", "replace")
     bounds = text_offsets.tolist()
-    normalized_texts = [
-        every[bounds[t] : bounds[t + 1]] if wanted else ""
-        for t, wanted in enumerate(want_text.tolist())
-    ]
+    normalized_texts = list(map(every.__getitem__, map(slice, bounds[:-1], bounds[1:])))
     return Tokenized(
         codes, kinds, starts, ends, offsets, keys, normalized_texts, chars, segments, max_tokens
     )
@@ -391,9 +394,10 @@ def _next_line(cps, stop, end):
 
 @jit
 def _line_end(cps, line, end):
-    """Where the line beginning at ``line`` ends (``str.splitlines``'s ASCII breaks)."""
+    """Where the line beginning at ``line`` ends (``str.splitlines``'s ASCII breaks, all below
+    31: most code points are told from them without the table)."""
     stop = line
-    while stop < end and not _ASCII_BREAK[cps[stop]]:
+    while stop < end and (cps[stop] > 30 or not _ASCII_BREAK[cps[stop]]):
         stop += 1
     return stop
 
@@ -424,10 +428,25 @@ def _boilerplate_lines(cps, bounds, ascii, words, word_bounds, found):
 
 
 @jit
+def _agency_dash(cps, bracket, end):
+    """Whether the bracket at ``bracket`` closes after 2 to 9 characters and is followed, after
+    spaces, by a dash (ASCII: "-")."""
+    close = bracket + 1
+    while close < min(bracket + 11, end) and cps[close] != 41:
+        close += 1
+    if not (bracket + 3 <= close < end and cps[close] == 41):
+        return False
+    close += 1
+    while close < end and _ASCII_SPACE[cps[close]]:
+        close += 1
+    return close < end and cps[close] == 45
+
+
+@jit
 def _without_boilerplate(cps, bounds, ascii, lines, boilerplate, out, starts, stops, edges):
     """Every text to ``out``, cut by ``starts`` and ``stops``: an ASCII one without its
     boilerplate ``lines`` (``clean``'s rule: the others joined by "\\n"), stripped, with
-    ``edges`` set where ``_edges`` could cut it (a bracket or "read more" at the start, "read
+    ``edges`` set where ``_edges`` could cut it (a dateline or "read more" at the start, "read
     more" or a mark at the end); one that is not, as it is (cleaned already)."""
     w = 0
     c = 0
@@ -472,9 +491,13 @@ def _without_boilerplate(cps, bounds, ascii, lines, boilerplate, out, starts, st
         starts[t], stops[t] = first, end
         size = len(_READ_MORE)
         edges[t] = _lower_is(out, first, end, _READ_MORE, 0, size)
-        for i in range(first, min(first + 80, end)):
-            if out[i] == 40:
-                edges[t] = True
+        # A dateline (``_LEAD_IN``): its bracket in the first 41 characters, before any other
+        # bracket or line break, closed after 2 to 9 more (an agency), then a dash.
+        for i in range(first, min(first + 41, end)):
+            if out[i] == 40 or out[i] == 41 or out[i] == 10:
+                if out[i] == 40:
+                    edges[t] |= _agency_dash(out, i, end)
+                break
         if end - first >= size and (
             _lower_is(out, end - size, end, _READ_MORE, 0, size)
             or (out[end - 1] == 58 and _lower_is(out, end - size - 1, end - 1, _READ_MORE, 0, size))
@@ -548,6 +571,14 @@ def _join_numbers(cps, starts, stops, flags, out, segments):
         while i < end:
             point = cps[i]
             if not flags[point] & DIGIT:
+                # A decimal comma: after a digit, before one or two. The second rule, applied
+                # here, in the same pass: the digits after a comma are never joined.
+                if point == 44 and i > first and flags[cps[i - 1]] & DIGIT:
+                    r = i + 1
+                    while r < end and r - i <= 3 and flags[cps[r]] & DIGIT:
+                        r += 1
+                    if 2 <= r - i <= 3:
+                        point = 46
                 out[w] = point
                 w += 1
                 i += 1
@@ -590,15 +621,6 @@ def _join_numbers(cps, starts, stops, flags, out, segments):
                     out[w] = cps[t]
                     w += 1
                 i = j
-        for q in range(segments[s] + 1, w):
-            if out[q] == 44 and flags[out[q - 1]] & DIGIT:
-                digits = 0
-                r = q + 1
-                while r < w and digits < 3 and flags[out[r]] & DIGIT:
-                    digits += 1
-                    r += 1
-                if digits == 1 or digits == 2:
-                    out[q] = 46
     segments[len(starts)] = w
     return w
 
@@ -684,6 +706,12 @@ def _fold_into(chars, first, stop, fold, multi, text, written, text_start):
 
 
 @jit
+def _goes_on(chars, j, end, flags):
+    """Whether a number goes on at ``j``: a point or a comma there, a digit after it."""
+    return j + 1 < end and (chars[j] == 46 or chars[j] == 44) and flags[chars[j + 1]] & DIGIT != 0
+
+
+@jit
 def _tokenize(
     chars, segments, flags, fold, multi, stop_table, max_tokens, want_text, codes,
     kinds, starts, ends, offsets, keys, text, text_offsets,
@@ -711,25 +739,21 @@ def _tokenize(
             number = seen & DIGIT
             while j < end:
                 here = flags[chars[j]]
-                if number:
-                    if not here & DIGIT:
-                        if not (
-                            j + 1 < end
-                            and (chars[j] == 46 or chars[j] == 44)
-                            and flags[chars[j + 1]] & DIGIT
-                            and length
-                        ):
-                            break
-                elif not here & WORD:
+                if not here & WORD or (number and not here & DIGIT):
                     break
                 seen |= here
                 # ``_fold_hash``'s step, written out (called per code point, it cost the
-                # tokenizer half again its time), ASCII first: most text is.
+                # tokenizer half again its time), ASCII first: most text is. The ASCII branch
+                # ends in its own ``continue``, a tenth faster than branches that meet again.
                 c = chars[j]
                 if c < 128:
                     h = (h ^ np.uint64(_ASCII_FOLD[c])) * _FNV_PRIME
                     length += 1
                     j += 1
+                    if number and _goes_on(chars, j, end, flags):
+                        h = (h ^ np.uint64(chars[j])) * _FNV_PRIME
+                        length += 1
+                        j += 1
                     continue
                 point = fold[c]
                 if point >= 0:
@@ -743,6 +767,10 @@ def _tokenize(
                         h = (h ^ np.uint64(row[m])) * _FNV_PRIME
                         length += 1
                 j += 1
+                if number and _goes_on(chars, j, end, flags):
+                    h = (h ^ np.uint64(chars[j])) * _FNV_PRIME
+                    length += 1
+                    j += 1
             h = _mix(h ^ np.uint64(length))
             if seen & UNSPACED:
                 n, tokens, key1, key2, written = _pieces(
@@ -820,14 +848,15 @@ def _folded(chars, starts, ends, tokens, fold, multi, out):
 
 @jit
 def _names(
-    chars, segments, starts, offsets, max_tokens, flags, fold, multi, wanted, found, names
+    chars, segments, codes, starts, ends, offsets, max_tokens, flags, fold, multi, wanted, found,
+    names,
 ):  # fmt: skip
     """Names in running text: a capitalised word after a lower-case word, a digit or a comma
     (the pattern ``(?<=[\\p{Ll}\\p{Nd},;:]\\s+)\\p{Lu}[\\p{L}\\p{M}'-]*\\p{L}``), so that
     sentence-initial words ("Nevertheless") are not taken for names; their 31-bit hashes to
     ``found``, cut by ``names``; how many. A name begins a token (a capital after a space), so
-    only the tokens' starts are read, a sixth of the code points; a text whose tokens stopped
-    at ``max_tokens`` is read whole."""
+    only the tokens' starts are read, a sixth of the code points, and a name that is one token
+    has its hash already; a text whose tokens stopped at ``max_tokens`` is read whole."""
     n = 0
     for s in range(len(segments) - 1):
         if not wanted[s]:
@@ -870,8 +899,11 @@ def _names(
                     last = j
                 j += 1
             if last > i:
-                h = _fold_hash(chars, i, last + 1, fold, multi)[0]
-                found[n] = np.uint32(h & np.uint64(HASH_BITS))
+                if not whole and ends[t - 1] == last + 1:
+                    found[n] = codes[t - 1] & np.uint32(HASH_BITS)
+                else:
+                    h = _fold_hash(chars, i, last + 1, fold, multi)[0]
+                    found[n] = np.uint32(h & np.uint64(HASH_BITS))
                 n += 1
                 i = last
         names[s + 1] = n
