@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from dedupe.compiled import in_threads, is_compiled, jit, worth
+from dedupe.compiled import in_threads, is_compiled, jit
 from dedupe.normalize import (
     ALPHA,
     COMMON_WORDS,
@@ -309,7 +309,6 @@ def mix64(values: np.ndarray) -> np.ndarray:
 def distinctive(sets: Rows) -> Rows:
     """Each set without the common news words (``COMMON_WORDS``), unless nothing else is left:
     what the candidate channels band, so that a shared beat is no match."""
-    worth(len(sets.values))
     values = np.empty(len(sets.values), dtype=np.uint32)
     offsets = np.zeros(len(sets) + 1, dtype=np.int64)
     n = _distinctive(sets.values, sets.offsets, _common_table(), values, offsets)
@@ -331,7 +330,6 @@ _NO_WORD = np.uint32(0xFFFFFFFF)
 
 def leads(prints: Prints, window: int) -> Rows:
     """The distinct content words among the first ``window`` words of each story."""
-    worth(len(prints.content.values))
     values = np.empty(len(prints.content.values), dtype=np.uint32)
     offsets = np.zeros(len(prints) + 1, dtype=np.int64)
     n = _leads(
@@ -428,7 +426,7 @@ def _content_keys(tokens, offsets, keys, rows):
         high = np.uint64(r) << np.uint64(47)
         for t in range(start, stop):
             # Written whatever the token, kept by moving on only after a content word: half
-            # the words are, and a branch on it was mispredicted half the time.
+            # the words are, and a branch on it was hard to predict.
             hashed = np.uint64(tokens[t] & np.uint32(HASH_BITS))
             keys[n] = high | (hashed << np.uint64(16)) | np.uint64(t - start)
             n += np.int64(tokens[t] >> np.uint32(31))
