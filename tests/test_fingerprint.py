@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from dedupe.fingerprint import Prints, fingerprint, signatures
+from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, signatures
 from dedupe.normalize import hash_words
 from dedupe.rows import Rows
 from dedupe.settings import Settings
@@ -56,6 +56,23 @@ def test_facts_are_numbers_and_names_in_running_text():
     assert set(prints.names[0]) == set(hash_words(["mirela", "kostic"]))
 
 
+def test_distinctive_sets_leave_common_words_out_unless_nothing_else_is_left():
+    common, rare = np.sort(hash_words(["said", "government"])), hash_words(["valdora"])
+    sets = Rows.of([np.sort(np.concatenate([common, rare])), common, np.empty(0, np.uint32)])
+    kept = distinctive(sets)
+    assert [kept[row].tolist() for row in range(3)] == [rare.tolist(), common.tolist(), []]
+
+
+def test_a_lead_is_the_content_words_first_seen_in_its_window():
+    prints = fingerprint([HARBOUR, RAIL], SETTINGS)
+    window = 12
+    lead = leads(prints, window)
+    for row in range(2):
+        seen = prints.first_seen[row] < window
+        assert lead[row].tolist() == prints.content[row][seen].tolist()
+        assert 0 < len(lead[row]) < len(prints.content[row])
+
+
 def test_fingerprint_fields():
     prints = fingerprint([HARBOUR, HARBOUR_TEASER, RAIL], SETTINGS, words={})
     full, teaser = 0, 1
@@ -71,6 +88,34 @@ def test_fingerprint_fields():
     again = fingerprint([HARBOUR], SETTINGS)
     assert (again.text_key[0] == prints.text_key[full]).all()
     assert np.array_equal(again.shingles[0], prints.shingles[full])
+
+
+def test_content_words_of_more_rows_than_one_sort_holds():
+    from dedupe.fingerprint import _CONTENT_ROWS, _content_rows
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 4, _CONTENT_ROWS + 50)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    # Few distinct words, half of them content words: repeats within a row are common.
+    values = rng.integers(0, 6, offsets[-1]).astype(np.uint32) | np.uint32(1 << 31)
+    values[rng.random(len(values)) < 0.5] &= np.uint32((1 << 31) - 1)
+    content, first = _content_rows(Rows(values, offsets))
+    for row in [
+        0,
+        1,
+        _CONTENT_ROWS - 1,
+        _CONTENT_ROWS,
+        len(lengths) - 1,
+        *rng.integers(0, len(lengths), 50),
+    ]:
+        tokens = values[offsets[row] : offsets[row + 1]].tolist()
+        seen = {}
+        for position, token in enumerate(tokens):
+            if token >> 31:
+                seen.setdefault(token & ((1 << 31) - 1), position)
+        assert content[row].tolist() == sorted(seen)
+        assert first[row].tolist() == [seen[word] for word in sorted(seen)]
 
 
 def test_rows_of_fingerprints_can_be_taken_and_joined():
