@@ -174,9 +174,19 @@ class Tokenized:
     def display(self, text: int, first: int, stop: int) -> str:
         """Tokens ``first`` to ``stop`` of a text as written (after NFKC and number joining),
         joined by single spaces."""
-        base = self.offsets[text]
-        joined = _joined(self.chars, self.starts, self.ends, base + first, base + stop)
-        return joined.tobytes().decode("utf-32-le", "surrogatepass")
+        return self.displays(np.array([text]), np.array([first]), np.array([stop]))[0]
+
+    def displays(self, texts: np.ndarray, firsts: np.ndarray, stops: np.ndarray) -> list[str]:
+        """``display`` of many runs of tokens at once (the passages of a report): one compiled
+        pass and one decoding, not a call of each per passage."""
+        base = self.offsets[texts]
+        first, stop = base + firsts, base + stops
+        tokens = np.zeros(len(self.starts) + 1, dtype=np.int64)
+        np.cumsum(self.ends - self.starts + 1, out=tokens[1:])
+        out = np.empty(int((tokens[stop] - tokens[first]).sum()) + len(texts), dtype=np.uint32)
+        n = _joined(self.chars, self.starts, self.ends, first, stop, out)
+        # Tokens hold no newline: it can cut the runs apart.
+        return out[:n].tobytes().decode("utf-32-le", "surrogatepass").split("\n")[: len(texts)]
 
 
 def tokenize_batch(
@@ -807,21 +817,21 @@ def _tokenize(
 
 
 @jit
-def _joined(chars, starts, ends, first, stop):
-    """The code points of tokens ``first:stop``, a space between each two."""
-    size = 0
-    for t in range(first, stop):
-        size += ends[t] - starts[t] + 1
-    out = np.empty(max(size - 1, 0), dtype=np.uint32)
+def _joined(chars, starts, ends, first, stop, out):
+    """The code points of the tokens ``first[k]:stop[k]`` of each run, a space between each two
+    tokens and a newline after each run, written to ``out``; how many."""
     n = 0
-    for t in range(first, stop):
-        if n:
-            out[n] = 32
-            n += 1
-        for c in range(starts[t], ends[t]):
-            out[n] = chars[c]
-            n += 1
-    return out
+    for k in range(len(first)):
+        for t in range(first[k], stop[k]):
+            if t > first[k]:
+                out[n] = 32
+                n += 1
+            for c in range(starts[t], ends[t]):
+                out[n] = chars[c]
+                n += 1
+        out[n] = 10
+        n += 1
+    return n
 
 
 @jit

@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 
 from dedupe.compiled import in_threads, jit, worth
 from dedupe.fingerprint import NO_DATE, Prints
-from dedupe.normalize import HASH_BITS, clean, tokenize_batch
+from dedupe.normalize import HASH_BITS, clean_and_tokenize
 from dedupe.settings import Settings
 from dedupe.story import Evidence, Relation, Story
 
@@ -271,16 +271,18 @@ def explain(
     of at least ``shared_min_tokens`` words in which every stretch of that many words also stands
     in story j, longest first, ``shared_passages`` of them. Each story is read once, however many
     pairs it is in."""
-    texts = [clean(story.body or story.title)[0] for story in stories]
-    tokens = tokenize_batch(texts, _PASSAGE_WINDOW)
+    tokens, _ = clean_and_tokenize(
+        [story.body or story.title for story in stories], _PASSAGE_WINDOW
+    )
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     owner, start, length = _shared_runs(
         tokens.codes, tokens.offsets, pairs[:, 0], pairs[:, 1],
         settings.shared_min_tokens, settings.shared_passages,
     )  # fmt: skip
     found: list[list[str]] = [[] for _ in range(len(pairs))]
-    for k, first, size in zip(owner.tolist(), start.tolist(), length.tolist(), strict=True):
-        found[k].append(tokens.display(int(pairs[k, 0]), first, first + size))
+    shown = tokens.displays(pairs[owner, 0], start, start + length)
+    for k, passage in zip(owner.tolist(), shown, strict=True):
+        found[k].append(passage)
     return [tuple(passages) for passages in found]
 
 
