@@ -29,7 +29,7 @@ from .errors import InputError
 from .feed import read_feed
 from .html_page import looks_like_html, read_html_page
 from .json_document import read_json
-from .jsonl import parse_line, read_jsonl
+from .jsonl import parse_raw_line, read_jsonl
 from .page import read_page
 from .records import MAX_BODY_CHARS
 from .sniff import looks_like_feed, sniff_format, suffix_of
@@ -39,9 +39,6 @@ from .source import (
     Line,
     OpenedInput,
     copy_lines,
-    decode_line,
-    decode_lines,
-    encoding_label,
     iter_lines,
     line_encoding,
     open_input,
@@ -162,22 +159,26 @@ class ByteBlock:
         with open(self.path, "rb") as copy:
             copy.seek(self.start)
             data = copy.read(self.stop - self.start)
-        lines, bounds = decode_lines(data, self.first, self.encoding)
+        raws = data.split(b"\n")
+        if not raws[-1]:
+            raws.pop()  # the block ends with a newline
         items: list[Story | InputError] = []
         places: list[tuple[int, int, int]] = []
-        for line, (begin, end) in zip(lines, bounds.tolist(), strict=True):
-            item = parse_line(self.source, line)
-            if item is None:
-                continue
-            items.append(item)
-            if isinstance(item, Story):
-                places.append((self.start + begin, self.start + end, line.number))
+        start = self.start
+        for number, raw in enumerate(raws, start=self.first):
+            stop = min(start + len(raw) + 1, self.stop)
+            item = parse_raw_line(self.source, number, raw, self.encoding)
+            if item is not None:
+                items.append(item)
+                if isinstance(item, Story):
+                    places.append((start, stop, number))
+            start = stop
         return items, np.array(places, dtype=np.int64).reshape(-1, 3)
 
 
 def copied_story(source: str, raw: bytes, number: int, encoding: str) -> Story:
     """The story of a line that ``ByteBlock.parse`` found one in, read again from its bytes."""
-    item = parse_line(source, decode_line(number, raw, encoding, encoding_label(encoding)))
+    item = parse_raw_line(source, number, raw.removesuffix(b"\n"), encoding)
     if not isinstance(item, Story):
         raise ValueError(f"{source}:{number} holds no story any more: {item}")
     return item

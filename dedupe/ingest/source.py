@@ -171,12 +171,13 @@ def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[Line]:
             raw = raw.removeprefix(bom)
         if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
             _skip_rest_of_line(stream)
-            yield _too_long(number)
+            yield too_long(number)
             continue
         yield decode_line(number, raw, encoding, label)
 
 
-def _too_long(number: int) -> Line:
+def too_long(number: int) -> Line:
+    """The line ``number``, refused for its length."""
     return Line(number, "\n", f"line is longer than {MAX_LINE_BYTES:,} bytes")
 
 
@@ -191,46 +192,14 @@ def decode_line(number: int, raw: bytes, encoding: str, label: str) -> Line:
     return _checked_line(number, text)
 
 
-def decode_lines(data: bytes, first: int, encoding: str) -> tuple[list[Line], np.ndarray]:
-    """The lines of ``data`` (whole lines, as ``copy_lines`` cuts them), numbered from
-    ``first``, and where each starts and stops in ``data`` (an (n, 2) array): decoded at once
-    when every line decodes, as nearly every input does, else line by line."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    ends = newlines + 1
-    if not len(ends) or ends[-1] != len(data):
-        ends = np.append(ends, len(data))
-    bounds = np.column_stack([np.concatenate([[0], ends[:-1]]), ends])
-    # A line is too long by its text, without its newline (``readline``'s limit).
-    sizes = bounds[:, 1] - bounds[:, 0]
-    sizes[: len(newlines)] -= 1
-    too_long = sizes >= MAX_LINE_BYTES
-    try:
-        text = None if too_long.any() else data.decode(encoding)
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\0" in text:
-        label = encoding_label(encoding)
-        lines = [
-            _too_long(first + k) if long else decode_line(first + k, data[a:b], encoding, label)
-            for k, (long, (a, b)) in enumerate(zip(too_long.tolist(), bounds.tolist(), strict=True))
-        ]
-        return lines, bounds
-    texts = text.split("\n")
-    # Each line keeps its newline, as ``readline`` gives it; the split leaves one text more.
-    lines = [Line(first + k, line + "\n") for k, line in enumerate(texts[:-1])]
-    if texts[-1]:
-        lines.append(Line(first + len(lines), texts[-1]))
-    return lines, bounds
-
-
 def copy_lines(
     stream: BinaryIO, out: BinaryIO, lines: int, bom: bytes = b""
 ) -> Iterator[tuple[int, int, int] | Line]:
     """Copy ``stream`` (without a leading ``bom``) to ``out`` and cut the copy into blocks of
     ``lines`` whole lines, each as (start, stop, number of its first line), flushed before it is
     given; a line longer than ``MAX_LINE_BYTES`` is left out of the copy and given as a ``Line``
-    with its problem. The lines are neither decoded nor split here (``decode_lines``): this runs
-    in the one process that reads the input, and decoding is done by the many that parse."""
+    with its problem. The lines are neither decoded nor split here (``ByteBlock.parse``): this
+    runs in the one process that reads the input, and decoding is done by the many that parse."""
     start = out.tell()  # where the block being cut starts
     number = 1  # the number of its first line
     count = 0  # its whole lines so far
@@ -261,7 +230,7 @@ def copy_lines(
             number += count
         out.seek(line_start)
         _written(out.truncate)
-        yield _too_long(number)
+        yield too_long(number)
         start, number, count = line_start, number + 1, 0
         data = _after_line(stream)
     if out.tell() > start:
