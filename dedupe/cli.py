@@ -10,6 +10,7 @@ go to stderr, one line each.
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import json
 import logging
@@ -390,6 +391,9 @@ def scan(
     ] = TABLE_LIMIT,
 ) -> None:
     """Group the copies, rewrites and teasers in a corpus, and cluster the rest by topic."""
+    # The report's records, made after the scan, are as many objects again and make no cycles
+    # either (see ``Detector.scan``); the command ends with them.
+    gc.disable()
     writable(out)
     settings = configured(window, min_score)
     skipped = _Skipped()
