@@ -12,6 +12,8 @@ took a third of the loop that reads the input, and the files are on disk.
 
 from __future__ import annotations
 
+import itertools
+import mmap
 import os
 import pickle
 import shutil
@@ -102,33 +104,21 @@ def write_spilled(directory: str, stories: Sequence[Story]) -> tuple[SpillFile, 
 
 def read_spilled(files: Sequence[SpillFile], places: np.ndarray) -> list[Story]:
     """The stories at these places (file, start, stop, line), in their order: read file by
-    file in file order, stories that follow each other in one read."""
+    file, each file mapped into memory and its stories taken in the order they lie there."""
     stories: list[Story | None] = [None] * len(places)
     order = np.lexsort((places[:, 1], places[:, 0]))
-    k = 0
-    while k < len(order):
-        number = int(places[order[k], 0])
+    rows = zip(order.tolist(), places[order].tolist(), strict=True)
+    for number, held in itertools.groupby(rows, key=lambda row: row[1][0]):
         file = files[number]
-        with open(file.path, "rb") as spilled:
-            while k < len(order) and places[order[k], 0] == number:
-                end = k
-                while (
-                    end + 1 < len(order)
-                    and places[order[end + 1], 0] == number
-                    and places[order[end + 1], 1] == places[order[end], 2]
-                ):
-                    end += 1
-                first = int(places[order[k], 1])
-                spilled.seek(first)
-                data = spilled.read(int(places[order[end], 2]) - first)
-                for n in order[k : end + 1].tolist():
-                    start, stop = int(places[n, 1]) - first, int(places[n, 2]) - first
-                    if file.source is None:
-                        # The scan's own temporary files, written by it: nothing foreign to
-                        # unpickle.
-                        stories[n] = pickle.loads(data[start:stop])
-                    else:
-                        line, encoding = int(places[n, 3]), file.encoding or "utf-8"
-                        stories[n] = copied_story(file.source, data[start:stop], line, encoding)
-                k = end + 1
+        encoding = file.encoding or "utf-8"
+        with (
+            open(file.path, "rb") as spilled,
+            mmap.mmap(spilled.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            for n, (_, start, stop, line) in held:
+                if file.source is None:
+                    # The scan's own temporary files, written by it: nothing foreign to unpickle.
+                    stories[n] = pickle.loads(data[start:stop])
+                else:
+                    stories[n] = copied_story(file.source, data[start:stop], line, encoding)
     return stories  # type: ignore[return-value]
