@@ -1,5 +1,5 @@
 """``python -m dedupe``: the same command line as ``dedupe``."""
 
-from dedupe.cli import app
+from dedupe.cli import run
 
-app(prog_name="dedupe")
+run()

@@ -69,6 +69,26 @@ class _Commands(TyperGroup):
             raise typer.Exit(EXIT_USAGE) from None
 
 
+def run() -> None:
+    """The ``dedupe`` command: the app, then an exit that leaves the process's objects to the
+    system instead of freeing them one by one (a scan's report is millions of them: a quarter
+    of a second after the report was written). Spark's session is left to end as usual."""
+    try:
+        app(prog_name="dedupe")
+    except SystemExit as done:
+        if "pyspark" in sys.modules:
+            raise
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        if not isinstance(done.code, int | None):
+            print(done.code, file=sys.stderr)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (BrokenPipeError, ValueError):  # a reader gone, or the stream closed
+                pass
+        os._exit(code)
+
+
 app = typer.Typer(
     cls=_Commands,
     help="Find copies, syndicated rewrites and teasers in news feeds; group the rest by topic.",
