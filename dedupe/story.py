@@ -10,9 +10,12 @@ import hashlib
 import json
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
+
+import numpy as np
 
 Relation = Literal["exact", "near-duplicate", "syndicated", "teaser"]
 MemberRelation = Literal["original", "exact", "near-duplicate", "syndicated", "teaser"]
@@ -158,6 +161,26 @@ def _rounded(value: float, digits: int) -> float:
     if not math.isfinite(value):
         raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
     return round(float(value), digits)
+
+
+def _rounded_column(values: Sequence[float | None], digits: int) -> list[float | None]:
+    """``_rounded`` of each value, None kept: a report's measures a column at a time. numpy
+    scales and rounds them all, which gives Python's correctly rounded result except where a
+    scaled value lies within a hair of a half (the scaling's own error could tip it): those few
+    are rounded by Python."""
+    kept = [value for value in values if value is not None]
+    array = np.array(kept, dtype=np.float64)
+    finite = np.isfinite(array)
+    if not finite.all():
+        _rounded(kept[int(np.argmin(finite))], digits)
+    scaled = array * 10.0**digits
+    rounded = (np.rint(scaled) / 10.0**digits).tolist()
+    for k in np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6).tolist():
+        rounded[k] = round(kept[k], digits)
+    if len(kept) == len(values):
+        return rounded
+    given = iter(rounded)
+    return [None if value is None else next(given) for value in values]
 
 
 _SLOTS = (*STORY_FIELDS, "extra", "origin", "id_from_content")
@@ -334,10 +357,44 @@ class Report:
             "stories": self.stories,
             "folded": self.folded,
             "groups": [g.to_dict() for g in self.groups],
-            "pairs": [p.to_dict() for p in self.pairs],
+            "pairs": _pair_records(self.pairs),
             "topics": [t.to_dict() for t in self.topics],
         }
 
     def to_json(self) -> str:
         """The report as one JSON object, as ``dedupe scan --format json`` writes it."""
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+
+
+def _pair_records(pairs: Sequence[Pair]) -> list[dict[str, Any]]:
+    """``Pair.to_dict`` of every pair of a report: each measure rounded a column at a time
+    (``_rounded_column``), where rounding one number at a time was most of writing a report."""
+    evidence = [pair.evidence for pair in pairs]
+    columns = (
+        _rounded_column([pair.score for pair in pairs], 3),
+        _rounded_column([e.title_similarity for e in evidence], 1),
+        _rounded_column([e.containment for e in evidence], 3),
+        _rounded_column([e.jaccard for e in evidence], 3),
+        _rounded_column([e.days_apart for e in evidence], 2),
+        _rounded_column([e.number_agreement for e in evidence], 3),
+        _rounded_column([e.name_agreement for e in evidence], 3),
+    )
+    records = []
+    for pair, e, score, title, contained, jaccard, days, numbers, names in zip(
+        pairs, evidence, *columns, strict=True
+    ):
+        found: dict[str, Any] = {
+            "title_similarity": title,
+            "containment": contained,
+            "jaccard": jaccard,
+            "shared": list(e.shared),
+        }
+        if days is not None:
+            found["days_apart"] = days
+        if numbers is not None:
+            found["number_agreement"] = numbers
+        if names is not None:
+            found["name_agreement"] = names
+        record = {"a": pair.a, "b": pair.b, "relation": pair.relation, "score": score}
+        records.append({**record, "evidence": found})
+    return records
