@@ -40,7 +40,7 @@ from dedupe.pipeline import (
     topic_rows,
     version_names,
 )
-from dedupe.rows import scatter_order
+from dedupe.rows import release_freed, scatter_order
 from dedupe.settings import Settings
 from dedupe.spill import Spill, SpillFile, read_spilled, write_spilled
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
@@ -52,16 +52,17 @@ log = logging.getLogger("dedupe")
 # Stories are fingerprinted in batches of this many: big enough for the compiled loops to pay,
 # small enough that a batch in flight per worker costs little memory.
 BATCH = 1000
+# Pairs a worker explains at once: the texts it reads back and tokenizes for them are held until
+# it is done (some 100 MB for 4,000 pairs, a gigabyte for a million stories' pairs in 8 parts).
+_PAIRS_PER_JOB = 4000
 
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """What a scan keeps of the stories it read, row by row in id order: fingerprints, band
-    keys, ids, titles, and each story's number in the spill; how many records were folded, and
-    the text of the topic words."""
+    """What a scan keeps of the stories it read, beside their fingerprints and band keys, row by
+    row in id order: ids, titles, and each story's number in the spill; how many records were
+    folded, and the text of the topic words."""
 
-    prints: Prints
-    keys: np.ndarray
     ids: list[str]
     titles: list[str]
     numbers: np.ndarray
@@ -167,6 +168,9 @@ def _batch(
     words = _SENT.setdefault(directory, {}) if topics else None
     known = len(words) if words is not None else 0
     prints, keys = fingerprint_batch(stories, settings, words)
+    # A worker's arrays of one batch, freed, are kept by glibc for the next (some 100 MB of a
+    # worker's, held through the rest of the scan once reading is done): given back at once.
+    release_freed()
     return _Batch(
         prints,
         keys,
@@ -344,14 +348,15 @@ class Detector:
     ) -> Report:
         settings = self.settings
         clock = _Clock()
-        read = self._fingerprint_all(stories, spill, workers, topics, progress)
-        prints, keys, ids, numbers = read.prints, read.keys, read.ids, read.numbers
+        prints, keys, read = self._fingerprint_all(stories, spill, workers, topics, progress)
+        ids, numbers = read.ids, read.numbers
         clock.lap("read and fingerprinted %d stories", len(ids))
         verified, grouped = find_groups(prints, keys, settings, clock.lap, stage)
         # Word hashes and band keys served verification and grouping; a million stories' worth
         # (gigabytes) can go before the texts are read back.
         topic_words, published = prints.topic_words, prints.published
         del prints, keys
+        release_freed()
         wanted = explained(grouped, verified)
         stage("explaining", len(wanted))
         # The workers find the passages while this process makes the groups and the topics'
@@ -402,9 +407,9 @@ class Detector:
         workers: _Workers,
         topics: bool,
         progress: Callable[[int], None] | None,
-    ) -> _Read:
+    ) -> tuple[Prints, np.ndarray, _Read]:
         """Fingerprints and band keys of every story, in id order, and what else the scan
-        keeps of each.
+        keeps of each (apart, so that the fingerprints can go once spent).
 
         Every record read is a story, with one exception: a record that repeats an id given to it
         (or its url) with the very same fields is the same story read twice (one feed fetched
@@ -492,9 +497,8 @@ class Detector:
         # Both lists are emptied as their parts are gathered.
         prints = Prints.gather(printed, order)
         keys = scatter_order(keyed, order)
-        return _Read(
-            prints=prints,
-            keys=keys,
+        release_freed()
+        return prints, keys, _Read(
             ids=[ids[n] for n in by_id],
             titles=[titles[n] for n in by_id],
             numbers=order,
@@ -569,7 +573,8 @@ class Detector:
                 verified, wanted, lambda rows: spill.stories(numbers[rows]), self.settings
             )
         jobs = []
-        for part in np.array_split(wanted, 4 * workers.jobs):
+        parts = max(4 * workers.jobs, -(-len(wanted) // _PAIRS_PER_JOB))
+        for part in np.array_split(wanted, parts):
             rows, pairs = pair_rows(verified, part)
             places = spill.places(numbers[rows])
             job = workers.pool.apply_async(

@@ -106,8 +106,8 @@ class Prints:
         """The stories of every part, one part after the other, then taken in ``order``: each
         value is copied once, straight to its place. ``parts`` is emptied, and each part's
         arrays let go as soon as they are copied, and with ``release`` their memory given back
-        to the system after each field (``release_freed``, which walks the whole heap): a
-        million stories' fingerprints are held once, not twice."""
+        to the system as a field is gathered and after it (``release_freed``, which walks the
+        whole heap): a million stories' fingerprints are held once, not twice."""
         order = np.asarray(order, dtype=np.int64)
         columns = {f.name: [getattr(p, f.name) for p in parts] for f in fields(Prints)}
         parts.clear()
@@ -115,7 +115,7 @@ class Prints:
         for name in list(columns):
             values = columns.pop(name)
             if isinstance(values[0], Rows):
-                joined[name] = gather(values, order)
+                joined[name] = gather(values, order, release)
             elif isinstance(values[0], tuple):
                 every = [t for value in values for t in value]
                 joined[name] = tuple(every[r] for r in order.tolist())

@@ -22,7 +22,7 @@ import numpy as np
 
 from dedupe.compiled import compile_now, in_threads, is_compiled, jit, worth
 from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, mix64, signatures
-from dedupe.rows import Rows
+from dedupe.rows import Rows, release_freed
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, Storage, UnstorableStory
 from dedupe.storage.codec import check_storable
@@ -102,29 +102,47 @@ def candidate_pairs(
     their pairs grew with the square of the corpus.
     """
     worth(keys.size)
+    if keys.shape[0] >= _MOST_ROWS:
+        raise ValueError(f"a scan holds at most {_MOST_ROWS - 1:,} stories: use the Spark engine")
 
-    def bucket(first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs, shared = np.empty(0, np.uint64), np.empty(0, np.int32)
+    def bucket(first: int, stop: int) -> np.ndarray:
+        entries = np.empty(0, np.uint64)
         for band in range(first, stop, _BANDS_AT_ONCE):
             codes = _bucket_pairs(keys, band, min(band + _BANDS_AT_ONCE, stop), max_bucket, weights)
             codes.sort()
-            # Each pair once, in place of its first code, with the sum of its bands' weights.
-            sums = np.empty(len(codes), dtype=np.int32)
-            count = _runs(codes, sums)
-            pairs, shared = _union(pairs, shared, codes[:count], sums[:count])
-            del codes, sums
-        return pairs, shared
+            entries = _union(entries, codes[: _runs(codes)])
+            del codes
+        return entries
 
     # Bands are bucketed apart, so threads share them out, and a few at a time, so that the
     # codes of all pairs in all bands (some 65 million at a million stories) are never held.
-    pairs, shared = np.empty(0, np.uint64), np.empty(0, np.int32)
-    for part in in_threads(bucket, keys.shape[1], _BANDS_AT_ONCE):
-        pairs, shared = _union(pairs, shared, *part)
-    most = int(weights.sum()) if len(weights) else 0
-    keep = _top_partners(pairs, shared, keys.shape[0], most, max_partners)
-    kept = pairs[keep]
-    n = np.uint64(max(keys.shape[0], 1))
-    return np.stack([kept // n, kept % n], axis=1).astype(np.int64)
+    parts = in_threads(bucket, keys.shape[1], _BANDS_AT_ONCE)
+    # What the threads' tables and codes freed is given back before the pairs are joined, and
+    # each step's input before the next: these are the largest arrays of a scan.
+    release_freed()
+    entries = np.empty(0, np.uint64)
+    while parts:
+        entries = _union(entries, parts.pop(0))
+    release_freed()
+    most = min(int(weights.sum()) if len(weights) else 0, _WEIGHT)
+    # Each pair listed under both its stories; int32 where the pairs allow, half the memory.
+    ends = np.empty(2 * len(entries), dtype=np.int32 if len(entries) < 2**31 else np.int64)
+    keep = _top_partners(entries, keys.shape[0], most, max_partners, ends)
+    del ends
+    release_freed()
+    # Split straight into their place: numpy's quotients, stack and cast held four copies of a
+    # million stories' 20 million pairs, the peak of a scan's memory.
+    out = np.empty((int(np.count_nonzero(keep)), 2), dtype=np.int64)
+    _kept_pairs(entries, keep, max(keys.shape[0], 1), out)
+    return out
+
+
+# A pair's entry while candidates are found: its code ``i * n + j`` shifted over the sum of the
+# weights of the bands it is in, ``_WEIGHT`` at most (208 with the default bands; a larger sum
+# counts as that), so that 20 million pairs take 8 bytes each, not 12. The code then has 56 bits.
+_SHIFT = np.uint64(8)
+_WEIGHT = 255
+_MOST_ROWS = 1 << 28
 
 
 def band_weights(settings: Settings) -> np.ndarray:
@@ -373,61 +391,70 @@ def _bucket_pairs(keys, first_band, stop_band, max_bucket, weights):
 
 
 @jit
-def _runs(codes, sums):
-    """Sorted ``_bucket_pairs`` codes made each pair once, in place: the pairs are written over
-    the first codes and the sum of each one's weights to ``sums``; how many pairs."""
+def _runs(codes):
+    """Sorted ``_bucket_pairs`` codes made each pair's entry once, in place, over the first
+    codes: its code over the sum of its bands' weights; how many pairs."""
     n = 0
     for k in range(len(codes)):
         pair = codes[k] >> np.uint64(3)
-        weight = np.int32(codes[k] & np.uint64(7))
-        if n and codes[n - 1] == pair:
-            sums[n - 1] += weight
+        weight = codes[k] & np.uint64(7)
+        if n and codes[n - 1] >> _SHIFT == pair:
+            codes[n - 1] = _added(codes[n - 1], weight)
         else:
-            codes[n] = pair
-            sums[n] = weight
+            codes[n] = (pair << _SHIFT) | weight
             n += 1
     return n
 
 
 @jit
-def _union(pairs, shared, more, more_shared):
-    """Two sorted lists of distinct pairs as one, the weights of a pair in both summed."""
-    out = np.empty(len(pairs) + len(more), dtype=pairs.dtype)
-    sums = np.empty(len(out), dtype=shared.dtype)
-    i = j = n = 0
-    while i < len(pairs) and j < len(more):
-        if pairs[i] < more[j]:
-            out[n], sums[n] = pairs[i], shared[i]
-            i += 1
-        elif pairs[i] > more[j]:
-            out[n], sums[n] = more[j], more_shared[j]
-            j += 1
-        else:
-            out[n], sums[n] = pairs[i], shared[i] + more_shared[j]
-            i += 1
-            j += 1
-        n += 1
-    for k in range(i, len(pairs)):
-        out[n], sums[n] = pairs[k], shared[k]
-        n += 1
-    for k in range(j, len(more)):
-        out[n], sums[n] = more[k], more_shared[k]
-        n += 1
-    return out[:n].copy(), sums[:n].copy()
+def _added(entry, weight):
+    """An entry with ``weight`` more, as far as ``_WEIGHT``."""
+    total = min((entry & np.uint64(_WEIGHT)) + weight, np.uint64(_WEIGHT))
+    return ((entry >> _SHIFT) << _SHIFT) | total
 
 
 @jit
-def _top_partners(pairs, shared, rows, bands, limit):
-    """Which pairs (codes ``i * rows + j``) to keep: every pair of a story with at most ``limit``
-    partners; of a story with more, its ``limit`` partners that share the most of the ``bands``
-    with it (``shared``), ties to the lower row."""
-    m = len(pairs)
+def _union(entries, more):
+    """Two sorted lists of distinct pairs' entries as one, the weights of a pair in both summed:
+    a view of an array with room for both lists (copying it to its size held the pairs twice;
+    pages never written take no memory)."""
+    out = np.empty(len(entries) + len(more), dtype=entries.dtype)
+    i = j = n = 0
+    while i < len(entries) and j < len(more):
+        x, y = entries[i] >> _SHIFT, more[j] >> _SHIFT
+        if x < y:
+            out[n] = entries[i]
+            i += 1
+        elif x > y:
+            out[n] = more[j]
+            j += 1
+        else:
+            out[n] = _added(entries[i], more[j] & np.uint64(_WEIGHT))
+            i += 1
+            j += 1
+        n += 1
+    for k in range(i, len(entries)):
+        out[n] = entries[k]
+        n += 1
+    for k in range(j, len(more)):
+        out[n] = more[k]
+        n += 1
+    return out[:n]
+
+
+@jit
+def _top_partners(entries, rows, bands, limit, ends):
+    """Which pairs to keep: every pair of a story with at most ``limit`` partners; of a story
+    with more, its ``limit`` partners that share the most of the ``bands`` with it (by weight),
+    ties to the lower row."""
+    m = len(entries)
     keep = np.zeros(m, dtype=np.bool_)
     start = np.zeros(rows + 1, dtype=np.int64)
     width = np.uint64(max(rows, 1))
     for p in range(m):
-        start[np.int64(pairs[p] // width) + 1] += 1
-        start[np.int64(pairs[p] % width) + 1] += 1
+        code = entries[p] >> _SHIFT
+        start[np.int64(code // width) + 1] += 1
+        start[np.int64(code % width) + 1] += 1
     crowded = False
     for r in range(rows):
         crowded = crowded or start[r + 1] > limit
@@ -435,10 +462,10 @@ def _top_partners(pairs, shared, rows, bands, limit):
     if not crowded:
         keep[:] = True
         return keep
-    ends = np.empty(2 * m, dtype=np.int64)
     filled = start[:-1].copy()
     for p in range(m):
-        for r in (np.int64(pairs[p] // width), np.int64(pairs[p] % width)):
+        code = entries[p] >> _SHIFT
+        for r in (np.int64(code // width), np.int64(code % width)):
             ends[filled[r]] = p
             filled[r] += 1
     for r in range(rows):
@@ -450,12 +477,25 @@ def _top_partners(pairs, shared, rows, bands, limit):
         # Most bands first, then the lower row: one sortable number per partner.
         rank = np.empty(len(own), dtype=np.int64)
         for k in range(len(own)):
-            first, second = np.int64(pairs[own[k]] // width), np.int64(pairs[own[k]] % width)
+            code = entries[own[k]] >> _SHIFT
+            first, second = np.int64(code // width), np.int64(code % width)
             other = second if first == r else first
-            rank[k] = (bands - shared[own[k]]) * (rows + 1) + other
+            rank[k] = (bands - np.int64(entries[own[k]] & np.uint64(_WEIGHT))) * (rows + 1) + other
         for k in np.argsort(rank)[:limit]:
             keep[own[k]] = True
     return keep
+
+
+@jit
+def _kept_pairs(entries, keep, rows, out):
+    width = np.uint64(rows)
+    n = 0
+    for p in range(len(entries)):
+        if keep[p]:
+            code = entries[p] >> _SHIFT
+            out[n, 0] = np.int64(code // width)
+            out[n, 1] = np.int64(code % width)
+            n += 1
 
 
 def _keys(row: np.ndarray) -> list[int]:

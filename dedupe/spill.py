@@ -13,12 +13,11 @@ took a third of the loop that reads the input, and the files are on disk.
 from __future__ import annotations
 
 import itertools
-import mmap
 import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from io import BufferedWriter
 from typing import NamedTuple
 
@@ -104,21 +103,43 @@ def write_spilled(directory: str, stories: Sequence[Story]) -> tuple[SpillFile, 
 
 def read_spilled(files: Sequence[SpillFile], places: np.ndarray) -> list[Story]:
     """The stories at these places (file, start, stop, line), in their order: read file by
-    file, each file mapped into memory and its stories taken in the order they lie there."""
+    file, in the order they lie there, a span of neighbouring stories at a time. Not a memory
+    map of the whole file: each worker reading its share of a million stories' passages would
+    hold the pages of most of the file as its own resident memory."""
     stories: list[Story | None] = [None] * len(places)
     order = np.lexsort((places[:, 1], places[:, 0]))
     rows = zip(order.tolist(), places[order].tolist(), strict=True)
     for number, held in itertools.groupby(rows, key=lambda row: row[1][0]):
         file = files[number]
         encoding = file.encoding or "utf-8"
-        with (
-            open(file.path, "rb") as spilled,
-            mmap.mmap(spilled.fileno(), 0, access=mmap.ACCESS_READ) as data,
-        ):
-            for n, (_, start, stop, line) in held:
-                if file.source is None:
-                    # The scan's own temporary files, written by it: nothing foreign to unpickle.
-                    stories[n] = pickle.loads(data[start:stop])
-                else:
-                    stories[n] = copied_story(file.source, data[start:stop], line, encoding)
+        with open(file.path, "rb", buffering=0) as spilled:
+            for span in _spans(held):
+                first, last = span[0][1][1], span[-1][1][2]
+                data = memoryview(os.pread(spilled.fileno(), last - first, first))
+                for n, (_, start, stop, line) in span:
+                    text = data[start - first : stop - first]
+                    if file.source is None:
+                        # The scan's own temporary files, written by it: nothing foreign to unpickle.
+                        stories[n] = pickle.loads(text)
+                    else:
+                        stories[n] = copied_story(file.source, bytes(text), line, encoding)
     return stories  # type: ignore[return-value]
+
+
+def _spans(held: Iterable[tuple[int, list[int]]]) -> Iterator[list[tuple[int, list[int]]]]:
+    """Stories in the order they lie in a file, cut into spans read at once: a span ends where
+    the next story lies far from it, or when it has grown large."""
+    span: list[tuple[int, list[int]]] = []
+    for row in held:
+        start = row[1][1]
+        if span and (start - span[-1][1][2] > _GAP or start - span[0][1][1] > _SPAN):
+            yield span
+            span = []
+        span.append(row)
+    if span:
+        yield span
+
+
+# Bytes between two stories that one read still spans, and the most one read takes.
+_GAP = 1 << 16
+_SPAN = 1 << 23
