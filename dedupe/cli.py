@@ -10,6 +10,7 @@ go to stderr, one line each.
 from __future__ import annotations
 
 import errno
+import functools
 import gc
 import io
 import json
@@ -30,8 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from rich.console import Console
-from rich.file_proxy import FileProxy
 from typer.core import TyperGroup
 
 import dedupe
@@ -44,6 +43,8 @@ from dedupe.storage import StorageError, UnstorableStory
 from dedupe.story import Story
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from dedupe.progress import Shown
 
 
@@ -96,7 +97,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-stderr = Console(stderr=True)
+
+
+@functools.cache
+def stderr() -> Console:
+    """rich's console on stderr, for the progress display of the commands that draw one: made,
+    and rich imported, only then (importing rich was a tenth of a draft's check)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 EXIT_NEW, EXIT_PUBLISHED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -179,10 +189,11 @@ def say(message: str) -> None:
     """A message on stderr, unwrapped: file names and paths must stay whole. One line, shown and
     not obeyed: a message can quote story text, and a terminal acts on control characters."""
     line = "dedupe: " + printable(message, keep="\t")
-    if isinstance(sys.stderr, FileProxy):
+    proxy = sys.modules.get("rich.file_proxy")
+    if proxy is not None and isinstance(sys.stderr, proxy.FileProxy):
         # A progress display is drawn on stderr (rich stands in for it meanwhile): the line goes
         # above the display, not into it.
-        stderr.out(line, highlight=False)
+        stderr().out(line, highlight=False)
     else:
         typer.echo(line, err=True)
 
@@ -420,7 +431,7 @@ def scan(
     from dedupe.progress import progress_shown
 
     # Spark draws progress of its own on stderr: the display is for the local engine.
-    with progress_shown("reading", inputs, stderr, show=engine is Engine.local) as shown:
+    with progress_shown("reading", inputs, stderr(), show=engine is Engine.local) as shown:
         if engine is Engine.spark:
             try:
                 from dedupe.engines.spark import scan_stories
@@ -572,7 +583,7 @@ def index_add(
     refused: list[UnstorableStory] | None = [] if on_error is OnError.skip else None
     with (
         opened(index, create=True) as detector,
-        progress_shown("indexing", inputs, stderr) as shown,
+        progress_shown("indexing", inputs, stderr()) as shown,
         reading(inputs, input_format, on_error, shown=shown) as stories,
     ):
         added = detector.add_many(stories, errors=refused)

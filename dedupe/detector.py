@@ -9,8 +9,6 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
-import multiprocessing
-import multiprocessing.pool
 import os
 import signal
 import sys
@@ -20,6 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +45,9 @@ from dedupe.spill import Spill, SpillFile, read_spilled, write_spilled
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
 from dedupe.story import Report, Story, Topic, Verdict
 from dedupe.verify import Verified, explain
+
+if TYPE_CHECKING:
+    import multiprocessing.pool
 
 log = logging.getLogger("dedupe")
 
@@ -239,6 +241,9 @@ class _Workers:
             # out: a terminal sends SIGINT to every process of the job, and each worker printed a
             # traceback.
             ignore_interrupts = (signal.SIGINT, signal.SIG_IGN)
+            # Imported here: a draft's check never starts workers.
+            import multiprocessing
+
             context = multiprocessing.get_context()
             self.pool = context.Pool(self.jobs, signal.signal, ignore_interrupts)
         return self.pool
@@ -498,12 +503,16 @@ class Detector:
         prints = Prints.gather(printed, order)
         keys = scatter_order(keyed, order)
         release_freed()
-        return prints, keys, _Read(
-            ids=[ids[n] for n in by_id],
-            titles=[titles[n] for n in by_id],
-            numbers=order,
-            folded=folded,
-            words=words,
+        return (
+            prints,
+            keys,
+            _Read(
+                ids=[ids[n] for n in by_id],
+                titles=[titles[n] for n in by_id],
+                numbers=order,
+                folded=folded,
+                words=words,
+            ),
         )
 
     def _map_batches(

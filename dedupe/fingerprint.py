@@ -30,7 +30,16 @@ from dedupe.normalize import (
     hash_table,
     hash_words,
 )
-from dedupe.rows import Rows, gather, release_freed, scatter_order, sets_of, sort_rows, unique_rows
+from dedupe.rows import (
+    Rows,
+    distinct,
+    gather,
+    release_freed,
+    scatter_order,
+    sets_of,
+    sort_rows,
+    unique_rows,
+)
 from dedupe.settings import Settings
 from dedupe.story import Story
 
@@ -319,7 +328,7 @@ def distinctive(sets: Rows) -> Rows:
 def _common_table() -> np.ndarray:
     """The common words' hashes in an open-addressing table, probed in ``_distinctive``: a
     search of the sorted hashes for each word was most of the channels' time."""
-    return hash_table(np.unique(hash_words(sorted(COMMON_WORDS))), _COMMON_SLOTS, _NO_WORD)
+    return hash_table(distinct(hash_words(sorted(COMMON_WORDS))), _COMMON_SLOTS, _NO_WORD)
 
 
 # Slots of the common words' table (a power of two, a fifth of them taken), and the mark of an

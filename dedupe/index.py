@@ -22,7 +22,7 @@ import numpy as np
 
 from dedupe.compiled import compile_now, in_threads, is_compiled, jit, worth
 from dedupe.fingerprint import Prints, distinctive, fingerprint, leads, mix64, signatures
-from dedupe.rows import Rows, release_freed
+from dedupe.rows import Rows, distinct, release_freed
 from dedupe.settings import Settings
 from dedupe.storage import IndexStats, Storage, UnstorableStory
 from dedupe.storage.codec import check_storable
@@ -286,7 +286,7 @@ class Index:
             return ()
         # Shared passages only for the pairs reported: each story explained is tokenized again.
         stories = [story, *candidates]
-        rows = np.unique(np.concatenate([found.a, found.b]))
+        rows = distinct(np.concatenate([found.a, found.b]))
         explained = [stories[r] for r in rows.tolist()]
         local = np.searchsorted(rows, np.stack([found.a, found.b], axis=1))
         shared = explain(explained, local, self.settings)

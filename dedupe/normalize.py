@@ -27,6 +27,7 @@ import regex
 
 from dedupe.charset import DIGIT, LETTER, LOWER, MARK, SPACE, UNSPACED, UPPER, WORD, tables
 from dedupe.compiled import jit, worth
+from dedupe.rows import distinct
 
 # Feed and wire boilerplate: whole lines, and phrases at the edges of a story. (The standard
 # library's engine, a third faster than ``regex`` on these; text is NFKC already, where the two
@@ -350,7 +351,7 @@ def _stop_table() -> np.ndarray:
     """The stop words' 64-bit hashes in an open-addressing table (``_is_stop``): a word is
     looked up in one or two probes, where a search of the sorted hashes took nine unpredictable
     steps for each of the many stop words of a text. No stop word hashes to 0."""
-    return hash_table(np.unique(hash64(sorted(STOP_WORDS))), _STOP_SLOTS, np.uint64(0))
+    return hash_table(distinct(hash64(sorted(STOP_WORDS))), _STOP_SLOTS, np.uint64(0))
 
 
 # Slots of the stop words' table: a power of two, a sixth of them taken, 16 kB.

@@ -119,7 +119,7 @@ def read_spilled(files: Sequence[SpillFile], places: np.ndarray) -> list[Story]:
                 for n, (_, start, stop, line) in span:
                     text = data[start - first : stop - first]
                     if file.source is None:
-                        # The scan's own temporary files, written by it: nothing foreign to unpickle.
+                        # The scan's own temporary files, written by it: nothing foreign to load.
                         stories[n] = pickle.loads(text)
                     else:
                         stories[n] = copied_story(file.source, bytes(text), line, encoding)

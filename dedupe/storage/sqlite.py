@@ -354,7 +354,7 @@ class SqliteStorage:
         folded = np.array(folded_keys(keys), dtype=np.int64)
         if not len(folded):
             return []
-        numbers = np.unique(folded >> SUFFIX_BITS).tolist()
+        numbers = sorted(set((folded >> SUFFIX_BITS).tolist()))
         connection = self._connection()
         with self._errors():
             held = [
