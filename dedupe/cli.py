@@ -101,8 +101,8 @@ app = typer.Typer(
 
 @functools.cache
 def stderr() -> Console:
-    """rich's console on stderr, for the progress display of the commands that draw one: made,
-    and rich imported, only then (importing rich was a tenth of a draft's check)."""
+    """rich's console on stderr, for the progress display of the commands that draw one: made
+    only then, and ``rich.file_proxy`` with it (the report's tables import the rest of rich)."""
     from rich.console import Console
 
     return Console(stderr=True)

@@ -122,6 +122,8 @@ class _Batch:
 # The topic words each process has sent, by scan (its spill folder): the main process runs many
 # scans, and a worker inherits what the main process already holds.
 _SENT: dict[str, dict[int, str]] = {}
+# True in a scan's worker processes (``_worker_started``).
+_IN_WORKER = False
 
 
 def _fingerprint_spilled(
@@ -170,9 +172,10 @@ def _batch(
     words = _SENT.setdefault(directory, {}) if topics else None
     known = len(words) if words is not None else 0
     prints, keys = fingerprint_batch(stories, settings, words)
-    # A worker's arrays of one batch, freed, are kept by glibc for the next (some 100 MB of a
-    # worker's, held through the rest of the scan once reading is done): given back at once.
-    release_freed()
+    if _IN_WORKER:
+        # A worker's arrays of one batch, freed, are kept by glibc for the next (some 100 MB of
+        # a worker's, held through the rest of the scan once reading is done): given back.
+        release_freed()
     return _Batch(
         prints,
         keys,
@@ -184,6 +187,15 @@ def _batch(
         places,
         outcomes,
     )
+
+
+def _worker_started() -> None:
+    """A worker process's start: it ignores Ctrl-C and leaves it to the main process, which ends
+    the pool on the way out (a terminal sends SIGINT to every process of the job, and each
+    worker printed a traceback)."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _explain_spilled(
@@ -237,15 +249,11 @@ class _Workers:
 
     def start(self) -> multiprocessing.pool.Pool:
         if self.pool is None:
-            # Workers ignore Ctrl-C and leave it to this process, which ends the pool on the way
-            # out: a terminal sends SIGINT to every process of the job, and each worker printed a
-            # traceback.
-            ignore_interrupts = (signal.SIGINT, signal.SIG_IGN)
             # Imported here: a draft's check never starts workers.
             import multiprocessing
 
             context = multiprocessing.get_context()
-            self.pool = context.Pool(self.jobs, signal.signal, ignore_interrupts)
+            self.pool = context.Pool(self.jobs, _worker_started)
         return self.pool
 
     def close(self) -> None:

@@ -102,15 +102,20 @@ def candidate_pairs(
     their pairs grew with the square of the corpus.
     """
     worth(keys.size)
-    if keys.shape[0] >= _MOST_ROWS:
-        raise ValueError(f"a scan holds at most {_MOST_ROWS - 1:,} stories: use the Spark engine")
+    most = int(weights.sum()) if len(weights) else 0
+    # A pair's entry while candidates are found: its code ``i * n + j`` shifted over the sum of
+    # the weights of the bands it is in (8 bits with the default bands), so that 20 million
+    # pairs take 8 bytes each, not 12; at least the 3 bits of ``_bucket_pairs``' own codes.
+    shift = np.uint64(max(most.bit_length(), 3))
+    if (keys.shape[0] ** 2) << int(shift) >= 1 << 64:
+        raise ValueError(f"{keys.shape[0]:,} stories are too many for one scan: use Spark")
 
     def bucket(first: int, stop: int) -> np.ndarray:
         entries = np.empty(0, np.uint64)
         for band in range(first, stop, _BANDS_AT_ONCE):
             codes = _bucket_pairs(keys, band, min(band + _BANDS_AT_ONCE, stop), max_bucket, weights)
             codes.sort()
-            entries = _union(entries, codes[: _runs(codes)])
+            entries = _union(entries, codes[: _runs(codes, shift)], shift)
             del codes
         return entries
 
@@ -122,27 +127,18 @@ def candidate_pairs(
     release_freed()
     entries = np.empty(0, np.uint64)
     while parts:
-        entries = _union(entries, parts.pop(0))
+        entries = _union(entries, parts.pop(0), shift)
     release_freed()
-    most = min(int(weights.sum()) if len(weights) else 0, _WEIGHT)
     # Each pair listed under both its stories; int32 where the pairs allow, half the memory.
     ends = np.empty(2 * len(entries), dtype=np.int32 if len(entries) < 2**31 else np.int64)
-    keep = _top_partners(entries, keys.shape[0], most, max_partners, ends)
+    keep = _top_partners(entries, shift, keys.shape[0], most, max_partners, ends)
     del ends
     release_freed()
     # Split straight into their place: numpy's quotients, stack and cast held four copies of a
     # million stories' 20 million pairs, the peak of a scan's memory.
     out = np.empty((int(np.count_nonzero(keep)), 2), dtype=np.int64)
-    _kept_pairs(entries, keep, max(keys.shape[0], 1), out)
+    _kept_pairs(entries, shift, keep, max(keys.shape[0], 1), out)
     return out
-
-
-# A pair's entry while candidates are found: its code ``i * n + j`` shifted over the sum of the
-# weights of the bands it is in, ``_WEIGHT`` at most (208 with the default bands; a larger sum
-# counts as that), so that 20 million pairs take 8 bytes each, not 12. The code then has 56 bits.
-_SHIFT = np.uint64(8)
-_WEIGHT = 255
-_MOST_ROWS = 1 << 28
 
 
 def band_weights(settings: Settings) -> np.ndarray:
@@ -391,37 +387,30 @@ def _bucket_pairs(keys, first_band, stop_band, max_bucket, weights):
 
 
 @jit
-def _runs(codes):
+def _runs(codes, shift):
     """Sorted ``_bucket_pairs`` codes made each pair's entry once, in place, over the first
-    codes: its code over the sum of its bands' weights; how many pairs."""
+    codes: its code over the sum of its bands' weights (``shift`` bits); how many pairs."""
     n = 0
     for k in range(len(codes)):
         pair = codes[k] >> np.uint64(3)
         weight = codes[k] & np.uint64(7)
-        if n and codes[n - 1] >> _SHIFT == pair:
-            codes[n - 1] = _added(codes[n - 1], weight)
+        if n and codes[n - 1] >> shift == pair:
+            codes[n - 1] += weight
         else:
-            codes[n] = (pair << _SHIFT) | weight
+            codes[n] = (pair << shift) | weight
             n += 1
     return n
 
 
 @jit
-def _added(entry, weight):
-    """An entry with ``weight`` more, as far as ``_WEIGHT``."""
-    total = min((entry & np.uint64(_WEIGHT)) + weight, np.uint64(_WEIGHT))
-    return ((entry >> _SHIFT) << _SHIFT) | total
-
-
-@jit
-def _union(entries, more):
+def _union(entries, more, shift):
     """Two sorted lists of distinct pairs' entries as one, the weights of a pair in both summed:
     a view of an array with room for both lists (copying it to its size held the pairs twice;
     pages never written take no memory)."""
     out = np.empty(len(entries) + len(more), dtype=entries.dtype)
     i = j = n = 0
     while i < len(entries) and j < len(more):
-        x, y = entries[i] >> _SHIFT, more[j] >> _SHIFT
+        x, y = entries[i] >> shift, more[j] >> shift
         if x < y:
             out[n] = entries[i]
             i += 1
@@ -429,7 +418,7 @@ def _union(entries, more):
             out[n] = more[j]
             j += 1
         else:
-            out[n] = _added(entries[i], more[j] & np.uint64(_WEIGHT))
+            out[n] = entries[i] + (more[j] & ((np.uint64(1) << shift) - np.uint64(1)))
             i += 1
             j += 1
         n += 1
@@ -443,16 +432,16 @@ def _union(entries, more):
 
 
 @jit
-def _top_partners(entries, rows, bands, limit, ends):
+def _top_partners(entries, shift, rows, bands, limit, ends):
     """Which pairs to keep: every pair of a story with at most ``limit`` partners; of a story
     with more, its ``limit`` partners that share the most of the ``bands`` with it (by weight),
-    ties to the lower row."""
+    ties to the lower row. ``ends``, room for two numbers a pair, lists each story's pairs."""
     m = len(entries)
     keep = np.zeros(m, dtype=np.bool_)
     start = np.zeros(rows + 1, dtype=np.int64)
     width = np.uint64(max(rows, 1))
     for p in range(m):
-        code = entries[p] >> _SHIFT
+        code = entries[p] >> shift
         start[np.int64(code // width) + 1] += 1
         start[np.int64(code % width) + 1] += 1
     crowded = False
@@ -464,7 +453,7 @@ def _top_partners(entries, rows, bands, limit, ends):
         return keep
     filled = start[:-1].copy()
     for p in range(m):
-        code = entries[p] >> _SHIFT
+        code = entries[p] >> shift
         for r in (np.int64(code // width), np.int64(code % width)):
             ends[filled[r]] = p
             filled[r] += 1
@@ -477,22 +466,24 @@ def _top_partners(entries, rows, bands, limit, ends):
         # Most bands first, then the lower row: one sortable number per partner.
         rank = np.empty(len(own), dtype=np.int64)
         for k in range(len(own)):
-            code = entries[own[k]] >> _SHIFT
+            code = entries[own[k]] >> shift
             first, second = np.int64(code // width), np.int64(code % width)
             other = second if first == r else first
-            rank[k] = (bands - np.int64(entries[own[k]] & np.uint64(_WEIGHT))) * (rows + 1) + other
+            weight = np.int64(entries[own[k]] & ((np.uint64(1) << shift) - np.uint64(1)))
+            rank[k] = (bands - weight) * (rows + 1) + other
         for k in np.argsort(rank)[:limit]:
             keep[own[k]] = True
     return keep
 
 
 @jit
-def _kept_pairs(entries, keep, rows, out):
+def _kept_pairs(entries, shift, keep, rows, out):
+    """The pairs (i, j) of the entries kept, in order, into ``out``."""
     width = np.uint64(rows)
     n = 0
     for p in range(len(entries)):
         if keep[p]:
-            code = entries[p] >> _SHIFT
+            code = entries[p] >> shift
             out[n, 0] = np.int64(code // width)
             out[n, 1] = np.int64(code % width)
             n += 1

@@ -114,8 +114,10 @@ def read_spilled(files: Sequence[SpillFile], places: np.ndarray) -> list[Story]:
         encoding = file.encoding or "utf-8"
         with open(file.path, "rb", buffering=0) as spilled:
             for span in _spans(held):
-                first, last = span[0][1][1], span[-1][1][2]
+                first, last = span[0][1][1], max(place[2] for _, place in span)
                 data = memoryview(os.pread(spilled.fileno(), last - first, first))
+                if len(data) < last - first:
+                    raise OSError(f"the scan's temporary file {file.path} was cut short")
                 for n, (_, start, stop, line) in span:
                     text = data[start - first : stop - first]
                     if file.source is None:
