@@ -41,10 +41,10 @@ from dedupe.pipeline import (
 )
 from dedupe.rows import release_freed, scatter_order
 from dedupe.settings import Settings
-from dedupe.spill import Spill, SpillFile, read_spilled, write_spilled
+from dedupe.spill import Spill, SpillFile, read_spilled, read_spilled_texts, write_spilled
 from dedupe.storage import IndexStats, UnstorableStory, open_storage
 from dedupe.story import Report, Story, Topic, Verdict
-from dedupe.verify import Verified, explain
+from dedupe.verify import Verified, explain_texts
 
 if TYPE_CHECKING:
     import multiprocessing.pool
@@ -201,8 +201,9 @@ def _worker_started() -> None:
 def _explain_spilled(
     files: list[SpillFile], places: np.ndarray, pairs: np.ndarray, settings: Settings
 ) -> list[tuple[str, ...]]:
-    """A worker's share of the shared passages: pairs of the stories at these places."""
-    return explain(read_spilled(files, places), pairs, settings)
+    """A worker's share of the shared passages: pairs of the stories at these places, of which
+    only the texts are read back."""
+    return explain_texts(read_spilled_texts(files, places), pairs, settings)
 
 
 def _load_topics() -> None:

@@ -17,14 +17,16 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from io import BufferedWriter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from dedupe.ingest import copied_story
+from dedupe.ingest import copied_story, copied_text
 from dedupe.story import Story
+
+T = TypeVar("T")
 
 # The file this process writes in each spill folder, opened at its first write. Keyed by process
 # too: a worker forked while the main process had its file open must not write into it.
@@ -102,11 +104,28 @@ def write_spilled(directory: str, stories: Sequence[Story]) -> tuple[SpillFile, 
 
 
 def read_spilled(files: Sequence[SpillFile], places: np.ndarray) -> list[Story]:
-    """The stories at these places (file, start, stop, line), in their order: read file by
-    file, in the order they lie there, a span of neighbouring stories at a time. Not a memory
-    map of the whole file: each worker reading its share of a million stories' passages would
-    hold the pages of most of the file as its own resident memory."""
-    stories: list[Story | None] = [None] * len(places)
+    """The stories at these places (file, start, stop, line), in their order."""
+    return _read_back(files, places, _itself, copied_story)
+
+
+def read_spilled_texts(files: Sequence[SpillFile], places: np.ndarray) -> list[str]:
+    """The texts the stories at these places are matched on (their bodies, else their titles),
+    in their order: all that explaining their pairs reads (``copied_text``)."""
+    return _read_back(files, places, _matched_text, copied_text)
+
+
+def _read_back(
+    files: Sequence[SpillFile],
+    places: np.ndarray,
+    pickled: Callable[[Story], T],
+    copied: Callable[[str, bytes, int, str], T],
+) -> list[T]:
+    """What ``pickled`` (of a pickled story) or ``copied`` (of a copied line) makes of each
+    story at these places, in their order: read file by file, in the order they lie there, a
+    span of neighbouring stories at a time. Not a memory map of the whole file: each worker
+    reading its share of a million stories' passages would hold the pages of most of the file
+    as its own resident memory."""
+    made: list[T | None] = [None] * len(places)
     order = np.lexsort((places[:, 1], places[:, 0]))
     rows = zip(order.tolist(), places[order].tolist(), strict=True)
     for number, held in itertools.groupby(rows, key=lambda row: row[1][0]):
@@ -122,10 +141,18 @@ def read_spilled(files: Sequence[SpillFile], places: np.ndarray) -> list[Story]:
                     text = data[start - first : stop - first]
                     if file.source is None:
                         # The scan's own temporary files, written by it: nothing foreign to load.
-                        stories[n] = pickle.loads(text)
+                        made[n] = pickled(pickle.loads(text))
                     else:
-                        stories[n] = copied_story(file.source, bytes(text), line, encoding)
-    return stories  # type: ignore[return-value]
+                        made[n] = copied(file.source, bytes(text), line, encoding)
+    return made  # type: ignore[return-value]
+
+
+def _itself(story: Story) -> Story:
+    return story
+
+
+def _matched_text(story: Story) -> str:
+    return story.body or story.title
 
 
 def _spans(held: Iterable[tuple[int, list[int]]]) -> Iterator[list[tuple[int, list[int]]]]:

@@ -271,9 +271,14 @@ def explain(
     of at least ``shared_min_tokens`` words in which every stretch of that many words also stands
     in story j, longest first, ``shared_passages`` of them. Each story is read once, however many
     pairs it is in."""
-    tokens, _ = clean_and_tokenize(
-        [story.body or story.title for story in stories], _PASSAGE_WINDOW
-    )
+    return explain_texts([story.body or story.title for story in stories], pairs, settings)
+
+
+def explain_texts(
+    texts: Sequence[str], pairs: np.ndarray, settings: Settings
+) -> list[tuple[str, ...]]:
+    """``explain`` of the texts stories are matched on (their bodies, else their titles)."""
+    tokens, _ = clean_and_tokenize(texts, _PASSAGE_WINDOW)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     owner, start, length = _shared_runs(
         tokens.codes, tokens.offsets, pairs[:, 0], pairs[:, 1],

@@ -19,6 +19,7 @@ from dedupe.ingest import (
     ByteBlock,
     InputError,
     copied_story,
+    copied_text,
     input_size,
     read,
 )
@@ -834,6 +835,27 @@ def codecs_bom() -> bytes:
     return "\ufeff".encode()
 
 
+def test_a_copied_line_s_text_is_its_story_s(tmp_path: Path) -> None:
+    records = [
+        {"id": "a", "title": "  Rates held  ", "body": "  The bank held rates.  "},
+        {"id": "b", "title": "Only a title", "body": None},
+        {"id": "c", "title": "T", "text": " From the text field "},
+        {"id": "d", "title": "T", "content": "From content", "text": "not this"},
+        {"id": "e", "title": "T", "body": "", "text": "the body field wins, even empty"},
+        {"id": "f", "title": "Lone \ud800 surrogate", "body": " "},
+        {"id": "g", "title": "T", "body": "x" * (MAX_BODY_CHARS + 10), "published": "2026-01-02"},
+    ]
+    # As written (UTF-8, a lone surrogate escaped) and with every character escaped.
+    lines = [json.dumps(r, ensure_ascii=r["id"] == "f").encode("utf-8") for r in records]
+    lines += [json.dumps(record).encode("ascii") for record in records]
+    for raw in lines:
+        story = copied_story("in.jsonl", raw + b"\n", 1, "utf-8")
+        assert copied_text("in.jsonl", raw + b"\n", 1, "utf-8") == (story.body or story.title)
+    # Another encoding is read as a whole story.
+    raw = json.dumps(records[0], ensure_ascii=False).encode("utf-16-le")
+    assert copied_text("in.jsonl", raw, 1, "utf-16-le") == "The bank held rates."
+
+
 def test_copied_blocks_give_what_reading_line_by_line_gives(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(ingest_source, "MAX_LINE_BYTES", 1024)
     # Small reads: lines cross the reads they are copied in, and the long one outgrows them.
@@ -856,6 +878,8 @@ def test_copied_blocks_give_what_reading_line_by_line_gives(tmp_path: Path, monk
                 for story, (start, stop, line) in zip(found, places.tolist(), strict=True):
                     raw = (folder / Path(block.path).name).read_bytes()[start:stop]
                     assert copied_story(block.source, raw, line, block.encoding) == story
+                    text = copied_text(block.source, raw, line, block.encoding)
+                    assert text == (story.body or story.title)
                     assert story.origin == f"{path}:{line}"
             else:
                 items = block.parse()

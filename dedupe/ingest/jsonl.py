@@ -10,7 +10,7 @@ import orjson
 from ..story import Story
 from . import source
 from .errors import InputError
-from .records import describe, json_problem, story_from_record
+from .records import describe, json_problem, record_text, story_from_record
 from .source import Line, decode_line, encoding_label
 
 
@@ -51,7 +51,7 @@ def parse_raw_line(
     whatever it refuses, and every other encoding, is decoded and parsed as ``parse_line``
     parses a line, for the same story or the same message. Decoding a block of lines to text,
     searching it for NULs and splitting it cost a worker a third of its parsing."""
-    if encoding == "utf-8" and len(raw) < source.MAX_LINE_BYTES and b"\0" not in raw:
+    if _orjson_reads(raw, encoding):
         text = raw.strip()
         if not text:
             return None
@@ -65,3 +65,21 @@ def parse_raw_line(
     if len(raw) >= source.MAX_LINE_BYTES:
         return parse_line(source_name, source.too_long(number))
     return parse_line(source_name, decode_line(number, raw, encoding, encoding_label(encoding)))
+
+
+def raw_line_text(raw: bytes, encoding: str) -> str | None:
+    """``record_text`` of a line (without its newline) that was read as a story once, parsed from
+    its bytes by orjson; None where ``parse_raw_line`` would not have parsed it so (another
+    encoding, a line orjson refuses), for the caller to read it as a whole story."""
+    if not _orjson_reads(raw, encoding):
+        return None
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return record_text(record) if isinstance(record, dict) else None
+
+
+def _orjson_reads(raw: bytes, encoding: str) -> bool:
+    """Whether orjson may read a line straight from its bytes: UTF-8, not too long, no NUL."""
+    return encoding == "utf-8" and len(raw) < source.MAX_LINE_BYTES and b"\0" not in raw

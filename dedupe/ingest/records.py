@@ -106,6 +106,20 @@ def _clean_field(value: Any, name: str, depth: int = 0) -> Any:
     return {_clean_text(key): _clean_field(item, name, depth + 1) for key, item in value.items()}
 
 
+def record_text(record: Mapping[str, Any]) -> str:
+    """The text a record's story is matched on, its body or else its title, cut and cleaned as
+    ``story_from_record`` and ``build_story`` give them, without making the rest of the story:
+    reading a scan's stories back to explain its pairs needs only that. For a record that was
+    read as a story once: a field of the wrong type raises ``ValueError``."""
+    if "body" in record:
+        body = _text(record["body"], "body")
+    else:
+        alias = next((name for name in BODY_ALIASES if name in record), None)
+        body = _text(record[alias], alias) if alias else ""
+    body = _clean_text(body.strip()[:MAX_BODY_CHARS])
+    return body or _clean_text(_text(record.get("title"), "title").strip())
+
+
 def story_from_record(
     record: Mapping[str, Any], source: str, line: int | None
 ) -> Story | InputError:
