@@ -701,19 +701,26 @@ def _fold_into(chars, first, stop, fold, multi, text, written, text_start):
     if written > text_start:
         text[written] = 32
         written += 1
+    return _fold_span(chars, first, stop, fold, multi, text, written)
+
+
+@jit
+def _fold_span(chars, first, stop, fold, multi, out, n):
+    """The case-folded code points of ``chars[first:stop]`` written to ``out`` at ``n``; where
+    they end."""
     for t in range(first, stop):
         point = fold[chars[t]]
         if point >= 0:
-            text[written] = point
-            written += 1
+            out[n] = point
+            n += 1
         else:
             row = multi[-point - 1]
             for m in range(3):
                 if row[m] == 0:
                     break
-                text[written] = row[m]
-                written += 1
-    return written
+                out[n] = row[m]
+                n += 1
+    return n
 
 
 @jit
@@ -840,18 +847,7 @@ def _folded(chars, starts, ends, tokens, fold, multi, out):
     """The case-folded code points of these tokens, each ended by a newline; how many."""
     n = 0
     for token in tokens:
-        for c in range(starts[token], ends[token]):
-            point = fold[chars[c]]
-            if point >= 0:
-                out[n] = point
-                n += 1
-            else:
-                row = multi[-point - 1]
-                for m in range(3):
-                    if row[m] == 0:
-                        break
-                    out[n] = row[m]
-                    n += 1
+        n = _fold_span(chars, starts[token], ends[token], fold, multi, out, n)
         out[n] = 10
         n += 1
     return n

@@ -1,13 +1,31 @@
 """Stories written for the tests: real-looking news text, no shared data needed."""
 
+import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dedupe import Story
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def printed_with_kernels(program: str, kernels: str) -> Any:
+    """The JSON a Python ``program`` prints, run in a fresh process from the repository root
+    whose compiled loops run as ``kernels`` says (``DEDUPE_KERNELS``: compiled or interpreted)."""
+    environment = {**os.environ, "DEDUPE_KERNELS": kernels}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 SEED = ROOT / "seeds" / "feed-page.txt"
 
 HARBOUR = Story(

@@ -1,7 +1,3 @@
-import json
-import os
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -11,7 +7,7 @@ from dedupe.normalize import hash_words
 from dedupe.rows import Rows
 from dedupe.settings import Settings
 from dedupe.story import Story
-from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, ROOT, articles
+from tests.conftest import HARBOUR, HARBOUR_TEASER, RAIL, articles, printed_with_kernels
 
 SETTINGS = Settings()
 
@@ -140,12 +136,7 @@ def _dump(kernels: str) -> dict:
         "'numbers': p.numbers.values.tolist(), 'text_key': p.text_key.tolist(),"
         "'titles': p.title_text, 'topics': p.topic_words.values.tolist()}))"
     )
-    environment = {**os.environ, "DEDUPE_KERNELS": kernels}
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, env=environment
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return printed_with_kernels(program, kernels)
 
 
 def test_compiled_and_interpreted_loops_agree():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import random
 import re
 import subprocess
@@ -24,6 +22,7 @@ from dedupe.fingerprint import fingerprint
 from dedupe.settings import Settings
 from dedupe.story import Story, Topic
 from dedupe.topics import _agglomerate, _blocks, _cosine_distances, _weights, cluster_topics
+from tests.conftest import printed_with_kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_PAGE = ROOT / "seeds" / "feed-page.txt"
@@ -351,12 +350,7 @@ def _topics_in_a_process(kernels: str, compile_first: bool) -> list:
         "import dedupe.topics as t;"
         "print(json.dumps([hasattr(t._cosine_distances, 'py_func'), found]))"
     )
-    environment = {**os.environ, "DEDUPE_KERNELS": kernels}
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, env=environment
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return printed_with_kernels(program, kernels)
 
 
 def test_compiled_and_interpreted_distances_give_the_same_topics() -> None:

@@ -52,8 +52,7 @@ def build_story(
     ``source`` is the input the story was read from; the story's own ``source`` (its publisher) is
     ``publisher`` here, so that the two are not confused.
     """
-    title = _clean_text(title.strip())
-    body = _clean_text(body.strip()[:MAX_BODY_CHARS])
+    title, body = _story_texts(title, body)
     if not title and not body:
         return InputError(source, line, "empty story: no title and no body")
     try:
@@ -76,6 +75,18 @@ def build_story(
         fields,
         origin(source, line),
     )
+
+
+def _story_texts(title: str, body: str) -> tuple[str, str]:
+    """A story's title and body as it keeps them: stripped, the body cut, both cleaned."""
+    return _clean_text(title.strip()), _clean_text(body.strip()[:MAX_BODY_CHARS])
+
+
+def _body_field(record: Mapping[str, Any]) -> str | None:
+    """The field a record's body is in: ``body``, else the first alias it has."""
+    if "body" in record:
+        return "body"
+    return next((name for name in BODY_ALIASES if name in record), None)
 
 
 def _check_identity(value: str | None, name: str) -> None:
@@ -111,13 +122,11 @@ def record_text(record: Mapping[str, Any]) -> str:
     ``story_from_record`` and ``build_story`` give them, without making the rest of the story:
     reading a scan's stories back to explain its pairs needs only that. For a record that was
     read as a story once: a field of the wrong type raises ``ValueError``."""
-    if "body" in record:
-        body = _text(record["body"], "body")
-    else:
-        alias = next((name for name in BODY_ALIASES if name in record), None)
-        body = _text(record[alias], alias) if alias else ""
-    body = _clean_text(body.strip()[:MAX_BODY_CHARS])
-    return body or _clean_text(_text(record.get("title"), "title").strip())
+    field = _body_field(record)
+    title, body = _story_texts(
+        _text(record.get("title"), "title"), _text(record[field], field) if field else ""
+    )
+    return body or title
 
 
 def story_from_record(
@@ -128,11 +137,8 @@ def story_from_record(
     try:
         story_id = _identifier(fields.pop("id", None))
         title = _text(fields.pop("title", None), "title")
-        if "body" in fields:
-            body = _text(fields.pop("body"), "body")
-        else:
-            alias = next((name for name in BODY_ALIASES if name in fields), None)
-            body = _text(fields.pop(alias), alias) if alias else ""
+        field = _body_field(fields)
+        body = _text(fields.pop(field), field) if field else ""
         url = _optional_text(fields.pop("url", None), "url")
         publisher = _optional_text(fields.pop("source", None), "source")
         published = _optional_text(fields.pop("published", None), "published")
